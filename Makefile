@@ -1,0 +1,55 @@
+# The two commands: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint format check-deploy db-stop db-status browser clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+## Serve the hub on http://127.0.0.1:$(PORT) with its task cluster; Ctrl-C stops it all.
+run: install
+	PORT=$(PORT) $(BIN)/python manage.py run_hub
+
+## The whole suite against PostgreSQL (embedded unless DATABASE_URL is set).
+test: install browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Production settings must pass Django's deployment checklist.
+check-deploy: install
+	DJANGO_SETTINGS_MODULE=config.settings.production \
+	SECRET_KEY=$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))')} \
+	ALLOWED_HOSTS=$${ALLOWED_HOSTS:-returns.example.com} \
+	DATABASE_URL=$${DATABASE_URL:-$$($(BIN)/python -c 'from config.embedded_postgres import database_url; print(database_url())')} \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+## Debian's chromium for the browser tests (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+db-status: install
+	$(BIN)/python -m config.embedded_postgres status
+
+db-stop: install
+	$(BIN)/python -m config.embedded_postgres stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,125 @@
+"""Small typed parsers for settings read from the environment.
+
+Each parser takes the raw string (or None when the variable is unset) so it can
+be tested without touching ``os.environ``; ``Env`` binds them to a mapping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+class ConfigError(ValueError):
+    """A setting in the environment cannot be understood."""
+
+
+def parse_bool(name: str, raw: str | None, default: bool) -> bool:
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false, 1/0, yes/no), got {raw!r}")
+
+
+def parse_int(name: str, raw: str | None, default: int, *, minimum: int | None = None) -> int:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_decimal(name: str, raw: str | None, default: Decimal) -> Decimal:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a decimal number, got {raw!r}") from None
+    if not value.is_finite():
+        raise ConfigError(f"{name} must be a finite decimal number, got {raw!r}")
+    return value
+
+
+def parse_list(name: str, raw: str | None, default: list[str]) -> list[str]:
+    """Comma-separated values; blanks are dropped."""
+    if raw is None:
+        return list(default)
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def parse_str(name: str, raw: str | None, default: str) -> str:
+    if raw is None:
+        return default
+    return raw.strip()
+
+
+def parse_url(name: str, raw: str | None, *, schemes: tuple[str, ...]) -> str | None:
+    """A URL whose scheme must be one of ``schemes``; unset or blank gives None."""
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip()
+    scheme, sep, rest = value.partition("://")
+    if not sep or not rest:
+        raise ConfigError(f"{name} must be a URL like {schemes[0]}://…, got {value!r}")
+    if scheme.lower() not in schemes:
+        allowed = ", ".join(schemes)
+        raise ConfigError(f"{name} must use one of the schemes {allowed}, got {scheme!r}")
+    return value
+
+
+def load_or_create_secret(path: Path) -> str:
+    """A secret kept in a file for development: created once, then reused.
+
+    The file is written with mode 0600 so other local users cannot read it.
+    """
+    if path.exists():
+        value = path.read_text().strip()
+        if value:
+            return value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+@dataclass(frozen=True)
+class Env:
+    """The environment, read through the parsers above."""
+
+    values: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    def bool(self, name: str, default: bool = False) -> bool:
+        return parse_bool(name, self.values.get(name), default)
+
+    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+        return parse_int(name, self.values.get(name), default, minimum=minimum)
+
+    def decimal(self, name: str, default: Decimal) -> Decimal:
+        return parse_decimal(name, self.values.get(name), default)
+
+    def list(self, name: str, default: list[str] | None = None) -> list[str]:
+        return parse_list(name, self.values.get(name), default or [])
+
+    def str(self, name: str, default: str = "") -> str:
+        return parse_str(name, self.values.get(name), default)
+
+    def url(self, name: str, *, schemes: tuple[str, ...]) -> str | None:
+        return parse_url(name, self.values.get(name), schemes=schemes)

@@ -1,0 +1,28 @@
+"""Production: everything secret or host-specific must come from the environment."""
+
+from config.env import ConfigError, Env
+
+from .base import *  # noqa: F403
+
+_env = Env()
+DEBUG = False
+SECRET_KEY = _env.str("SECRET_KEY")
+if len(SECRET_KEY) < 50:
+    raise ConfigError("SECRET_KEY must be set to at least 50 random characters in production")
+if _env.str("DATABASE_URL") == "":
+    raise ConfigError("DATABASE_URL must be set in production")
+ALLOWED_HOSTS = _env.list("ALLOWED_HOSTS")
+if not ALLOWED_HOSTS:
+    raise ConfigError("ALLOWED_HOSTS must name the hub's host names in production")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _env.bool("SECURE_SSL_REDIRECT", True)
+# /healthz is probed over plain HTTP by load balancers inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = _env.int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = _env.bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,57 @@
+"""What every connector provides, over one shared shape.
+
+A connector package has ``webhooks.py`` (how deliveries are verified, named
+and de-duplicated) and ``parser.py`` (payload → the hub's return events),
+and exposes a module-level ``connector``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.base.errors import ParserMissing
+from connectors.base.signatures import HmacSignature
+from returns_hub.events import ReturnEvent
+from returns_hub.platforms import PlatformSpec
+
+Parser = Callable[[Mapping[str, Any]], Sequence[ReturnEvent]]
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True)
+class WebhookDialect:
+    """How one platform's webhooks look from the outside."""
+
+    signature: HmacSignature
+    # payload → topic name ("return.created", "return.asn", …)
+    topic: Callable[[Mapping[str, Any]], str]
+    # (payload, raw body) → de-duplication key, stable across redeliveries
+    dedup_key: Callable[[Mapping[str, Any], bytes], str]
+
+
+@dataclass(frozen=True)
+class Connector:
+    spec: PlatformSpec
+    webhooks: WebhookDialect
+    # topic → parser; topics not listed are stored and marked ignored
+    parsers: Mapping[str, Parser] = field(default_factory=dict)
+    # topics the platform sends that the hub will parse once its parser exists
+    pending_topics: frozenset[str] = frozenset()
+
+    def signature_for(self, options: Mapping[str, str]) -> HmacSignature:
+        return self.webhooks.signature.with_options(options)
+
+    def handles(self, topic: str) -> bool:
+        return topic in self.parsers or topic in self.pending_topics
+
+    def parse(self, topic: str, payload: Mapping[str, Any]) -> Sequence[ReturnEvent]:
+        parser = self.parsers.get(topic)
+        if parser is None:
+            raise ParserMissing(f"{self.spec.label} topic {topic!r} has no parser yet")
+        return parser(payload)

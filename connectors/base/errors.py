@@ -1,0 +1,9 @@
+class ParseError(ValueError):
+    """A delivery parsed as JSON but does not make sense as the platform's payload.
+
+    The message names the field and what was wrong, for the data team to read.
+    """
+
+
+class ParserMissing(LookupError):
+    """The platform's connector cannot turn this topic into events yet."""

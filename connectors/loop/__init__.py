@@ -1,0 +1,17 @@
+"""Loop Returns (https://docs.loopreturns.com)."""
+
+from connectors.base.connector import Connector
+from connectors.loop import parser, webhooks
+from returns_hub.choices import PostingPolicy
+from returns_hub.platforms import PlatformSpec
+
+connector = Connector(
+    spec=PlatformSpec(
+        slug="loop",
+        label="Loop Returns",
+        ref_prefix="LOOP",
+        default_policy=PostingPolicy.ON_INSPECTION,
+    ),
+    webhooks=webhooks.dialect,
+    parsers={trigger: parser.parse_return for trigger in webhooks.RETURN_TRIGGERS},
+)

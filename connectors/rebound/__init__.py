@@ -1,0 +1,18 @@
+"""ReBound Returns."""
+
+from connectors.base.connector import Connector
+from connectors.rebound import webhooks
+from returns_hub.choices import PostingPolicy
+from returns_hub.platforms import PlatformSpec
+
+connector = Connector(
+    spec=PlatformSpec(
+        slug="rebound",
+        label="ReBound Returns",
+        ref_prefix="RB",
+        default_policy=PostingPolicy.ON_FINAL_DISPOSITION,
+    ),
+    webhooks=webhooks.dialect,
+    # Deliveries of these topics are kept until this connector's parser lands.
+    pending_topics=webhooks.TOPICS,
+)

@@ -1,0 +1,18 @@
+"""Swap Commerce."""
+
+from connectors.base.connector import Connector
+from connectors.swap import webhooks
+from returns_hub.choices import PostingPolicy
+from returns_hub.platforms import PlatformSpec
+
+connector = Connector(
+    spec=PlatformSpec(
+        slug="swap",
+        label="Swap Commerce",
+        ref_prefix="SWAP",
+        default_policy=PostingPolicy.ON_INSPECTION,
+    ),
+    webhooks=webhooks.dialect,
+    # Deliveries of these topics are kept until this connector's parser lands.
+    pending_topics=webhooks.TOPICS,
+)

@@ -1,0 +1,90 @@
+"""The one webhook receiver: verify, store whole, acknowledge, process later."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from connectors import registry
+from connectors.tasks import enqueue_delivery
+from returns_hub.choices import InboxSource
+from returns_hub.models import InboxDelivery, PlatformConnection
+
+logger = logging.getLogger(__name__)
+
+# Headers worth keeping beside the body; credentials and cookies are not.
+_DROPPED_HEADERS = {"authorization", "cookie", "x-authorization", "x-hr-apikey"}
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _read_body(request: HttpRequest, limit: int) -> bytes | None:
+    """The raw body, or None when it is over ``limit`` bytes."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    body = request.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+@csrf_exempt
+@require_POST
+def receive(request: HttpRequest, platform: str, slug: str) -> JsonResponse:
+    connection = PlatformConnection.objects.filter(
+        platform=platform, slug=slug, enabled=True
+    ).first()
+    if connection is None:
+        return _error(404, f"no enabled {platform} connection named {slug!r}")
+    connector = registry.get(platform)
+
+    body = _read_body(request, settings.HUB["WEBHOOK_MAX_BYTES"])
+    if body is None:
+        return _error(413, f"body is larger than {settings.HUB['WEBHOOK_MAX_BYTES']} bytes")
+
+    signature = connector.signature_for(connection.options)
+    if not signature.verify(connection.webhook_secret, body, request.headers):
+        logger.warning(
+            "webhook signature rejected",
+            extra={"connection": connection.slug, "header": signature.header},
+        )
+        return _error(401, f"missing or bad signature in {signature.header}")
+
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _error(400, f"body is not valid JSON: {exc}")
+    if not isinstance(payload, dict):
+        return _error(400, "body must be a JSON object")
+
+    topic = connector.webhooks.topic(payload)
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED_HEADERS}
+    try:
+        with transaction.atomic():
+            delivery = InboxDelivery.objects.create(
+                connection=connection,
+                source=InboxSource.WEBHOOK,
+                topic=topic[:100],
+                dedup_key=connector.webhooks.dedup_key(payload, body)[:255],
+                headers=headers,
+                body=body,
+            )
+            transaction.on_commit(lambda: enqueue_delivery(delivery.pk))
+    except IntegrityError:
+        # Already stored: a duplicate is recognised and changes nothing.
+        return JsonResponse({"status": "duplicate"}, status=200)
+    logger.info(
+        "webhook stored",
+        extra={"connection": connection.slug, "topic": topic, "delivery": delivery.pk},
+    )
+    return JsonResponse({"status": "accepted", "delivery": delivery.pk}, status=202)

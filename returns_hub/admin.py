@@ -1,0 +1,270 @@
+from django import forms
+from django.contrib import admin, messages
+from import_export.admin import ImportExportModelAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from returns_hub import models, resources
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class UnitInline(ReadOnlyInline):
+    model = models.ReturnUnit
+    fields = ["external_id", "platform_sku", "product", "price", "discount", "tax", "reason",
+              "outcome", "condition", "disposition", "state"]  # fmt: skip
+    readonly_fields = fields
+
+
+class ExchangeInline(ReadOnlyInline):
+    model = models.ExchangeRequest
+    fields = ["external_id", "platform_sku", "quantity", "value", "state", "order_status"]
+    readonly_fields = fields
+
+
+class TimelineInline(ReadOnlyInline):
+    model = models.TimelineEntry
+    fields = ["at", "kind", "message", "cause", "actor", "from_state", "to_state"]
+    readonly_fields = fields
+
+
+@admin.register(models.Return)
+class ReturnAdmin(admin.ModelAdmin):
+    list_display = ["associated_ref", "connection", "order_ref", "customer_email", "state",
+                    "money_state", "refunded_amount", "created_at"]  # fmt: skip
+    list_filter = ["state", "money_state", "connection__platform"]
+    search_fields = ["=associated_ref", "=external_id", "=order_ref", "=customer_email"]
+    list_select_related = ["connection"]
+    readonly_fields = [f.name for f in models.Return._meta.concrete_fields]
+    inlines = [UnitInline, ExchangeInline, TimelineInline]
+    show_full_result_count = False  # counting a million rows on every page is slow
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.ExceptionCase)
+class ExceptionAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "owner", "status", "return_ref", "message", "created_at"]
+    list_filter = ["status", "owner", "kind"]
+    search_fields = ["=return_ref__associated_ref", "message"]
+    list_select_related = ["return_ref"]
+    raw_id_fields = ["return_ref", "unit", "connection", "delivery"]
+    readonly_fields = ["kind", "owner", "cause_key", "return_ref", "unit", "connection",
+                       "delivery", "message", "details", "occurrences", "created_at"]  # fmt: skip
+    show_full_result_count = False
+
+
+@admin.register(models.Posting)
+class PostingAdmin(admin.ModelAdmin):
+    list_display = ["associated_ref", "kind", "state", "expected_credit", "currency",
+                    "download_count", "confirmation_ref", "created_at"]  # fmt: skip
+    list_filter = ["state", "kind", "channel"]
+    search_fields = ["=associated_ref", "=confirmation_ref"]
+    readonly_fields = [f.name for f in models.Posting._meta.concrete_fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.InboxDelivery)
+class InboxDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "connection", "source", "topic", "status", "attempts", "received_at"]
+    list_filter = ["status", "source", "connection"]
+    search_fields = ["=dedup_key", "topic"]
+    list_select_related = ["connection"]
+    exclude = ["body"]
+    readonly_fields = ["connection", "source", "topic", "dedup_key", "headers", "body_text",
+                       "status", "error", "attempts", "received_at", "processed_at"]  # fmt: skip
+    actions = ["process_again"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Process the selected deliveries again", permissions=["retry"])
+    def process_again(self, request, queryset):
+        from django_q.tasks import async_task
+
+        from returns_hub.choices import InboxStatus
+
+        ids = list(queryset.exclude(status=InboxStatus.PROCESSED).values_list("id", flat=True))
+        queryset.filter(id__in=ids).update(status=InboxStatus.RECEIVED, attempts=0)
+        for delivery_id in ids:
+            async_task("connectors.tasks.process_delivery", delivery_id)
+        self.message_user(request, f"{len(ids)} deliveries queued again.", messages.SUCCESS)
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("returns_hub.retry_delivery")
+
+
+class SecretField(forms.CharField):
+    """A write-only secret: blank keeps the stored value."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False,
+            widget=forms.PasswordInput(render_value=False),
+            help_text="Leave blank to keep the stored value.",
+            **kwargs,
+        )
+
+
+class PlatformConnectionForm(forms.ModelForm):
+    new_webhook_secret = SecretField()
+    new_api_key = SecretField()
+
+    class Meta:
+        model = models.PlatformConnection
+        fields = [
+            "platform", "slug", "name", "enabled", "khaos_channel", "new_webhook_secret",
+            "new_api_key", "base_url", "poll_minutes", "posting_policy", "value_tolerance",
+            "credit_refunded_shipping", "credit_handling_fee", "options",
+        ]  # fmt: skip
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("new_webhook_secret"):
+            self.instance.webhook_secret = self.cleaned_data["new_webhook_secret"]
+        if self.cleaned_data.get("new_api_key"):
+            self.instance.api_key = self.cleaned_data["new_api_key"]
+        return super().save(commit)
+
+
+@admin.register(models.PlatformConnection)
+class PlatformConnectionAdmin(admin.ModelAdmin):
+    form = PlatformConnectionForm
+    list_display = ["slug", "platform", "enabled", "posting_policy", "webhook_secret_masked",
+                    "poll_minutes", "last_polled_at"]  # fmt: skip
+    list_filter = ["platform", "enabled"]
+    readonly_fields = ["webhook_secret_masked", "api_key_masked", "last_polled_at", "poll_cursor"]
+
+
+class KhaosChannelForm(forms.ModelForm):
+    new_password = SecretField()
+
+    class Meta:
+        model = models.KhaosChannel
+        fields = [
+            "slug", "name", "username", "new_password", "format", "default_urn", "site_id",
+            "download_frequency_minutes", "batch_size", "confirmation_days",
+        ]  # fmt: skip
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("new_password"):
+            self.instance.set_password(self.cleaned_data["new_password"])
+        return super().save(commit)
+
+
+@admin.register(models.KhaosChannel)
+class KhaosChannelAdmin(admin.ModelAdmin):
+    form = KhaosChannelForm
+    list_display = ["slug", "username", "format", "default_urn", "site_id"]
+
+
+class ProductBarcodeInline(admin.TabularInline):
+    model = models.ProductBarcode
+    extra = 0
+
+
+class StockLevelInline(admin.TabularInline):
+    model = models.StockLevel
+    extra = 0
+
+
+@admin.register(models.KhaosProduct)
+class KhaosProductAdmin(admin.ModelAdmin):
+    list_display = ["stock_code", "stock_id", "description", "publish_on_web", "discontinued",
+                    "deleted", "tax_rate_id"]  # fmt: skip
+    list_filter = ["deleted", "discontinued", "publish_on_web", "stock_controlled"]
+    search_fields = ["=stock_code", "=stock_id", "description", "=barcodes__barcode"]
+    inlines = [ProductBarcodeInline, StockLevelInline]
+
+
+@admin.register(models.StockLevel)
+class StockLevelAdmin(admin.ModelAdmin):
+    list_display = ["product", "site_id", "available", "on_order", "updated_at"]
+    list_filter = ["site_id"]
+    search_fields = ["=product__stock_code"]
+    list_select_related = ["product"]
+
+
+@admin.register(models.StockCodeHistory)
+class StockCodeHistoryAdmin(admin.ModelAdmin):
+    list_display = ["stock_code", "product", "replaced_at"]
+    search_fields = ["=stock_code"]
+    list_select_related = ["product"]
+
+
+@admin.register(models.ProductBarcode)
+class ProductBarcodeAdmin(admin.ModelAdmin):
+    list_display = ["barcode", "product"]
+    search_fields = ["=barcode", "=product__stock_code"]
+    list_select_related = ["product"]
+
+
+class MappingAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+    """Mapping tables: CSV/XLSX import with a preview before it applies, and history."""
+
+
+@admin.register(models.KhaosReturnReason)
+class KhaosReturnReasonAdmin(MappingAdmin):
+    resource_classes = [resources.KhaosReturnReasonResource]
+    list_display = ["id", "name", "processing_type"]
+    list_filter = ["processing_type"]
+
+
+@admin.register(models.SkuMapping)
+class SkuMappingAdmin(MappingAdmin):
+    resource_classes = [resources.SkuMappingResource]
+    list_display = ["platform", "platform_sku", "stock_code"]
+    list_filter = ["platform"]
+    search_fields = ["=platform_sku", "=stock_code"]
+
+
+@admin.register(models.ReasonMapping)
+class ReasonMappingAdmin(MappingAdmin):
+    resource_classes = [resources.ReasonMappingResource]
+    list_display = ["platform", "reason", "khaos_return_reason"]
+    list_filter = ["platform"]
+    search_fields = ["reason"]
+    list_select_related = ["khaos_return_reason"]
+
+
+@admin.register(models.DispositionMapping)
+class DispositionMappingAdmin(MappingAdmin):
+    resource_classes = [resources.DispositionMappingResource]
+    list_display = ["platform", "disposition", "stock_action", "khaos_return_reason", "site_id"]
+    list_filter = ["platform", "stock_action"]
+    list_select_related = ["khaos_return_reason"]
+
+
+@admin.register(models.CustomerMapping)
+class CustomerMappingAdmin(MappingAdmin):
+    resource_classes = [resources.CustomerMappingResource]
+    list_display = ["email", "urn"]
+    search_fields = ["=email", "=urn"]
+
+
+@admin.register(models.InboundShipment)
+class InboundShipmentAdmin(admin.ModelAdmin):
+    list_display = ["reference", "connection", "po_number", "carrier", "departed_at"]
+    search_fields = ["=reference", "=po_number"]
+
+
+@admin.register(models.StoreCreditLiability)
+class StoreCreditLiabilityAdmin(admin.ModelAdmin):
+    list_display = ["reference", "kind", "amount", "currency", "return_ref", "issued_at"]
+    list_filter = ["kind"]
+    search_fields = ["=reference", "=return_ref__associated_ref"]
+    list_select_related = ["return_ref"]
+    raw_id_fields = ["return_ref"]

@@ -1,0 +1,228 @@
+from rest_framework import serializers
+
+from returns_hub.models import (
+    CustomerMapping,
+    DispositionMapping,
+    ExceptionCase,
+    ExchangeRequest,
+    InboxDelivery,
+    KhaosChannel,
+    KhaosProduct,
+    KhaosReturnReason,
+    PlatformConnection,
+    Posting,
+    ReasonMapping,
+    Return,
+    ReturnUnit,
+    SkuMapping,
+    StockLevel,
+    TimelineEntry,
+)
+
+
+class ReturnUnitSerializer(serializers.ModelSerializer):
+    expected_credit = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    stock_code = serializers.CharField(source="product.stock_code", default="", read_only=True)
+
+    class Meta:
+        model = ReturnUnit
+        fields = [
+            "id", "external_id", "platform_sku", "barcode", "title", "price", "discount", "tax",
+            "expected_credit", "reason", "outcome", "condition", "disposition", "state",
+            "stock_code", "khaos_return_reason", "site_id", "received_at", "graded_at",
+        ]  # fmt: skip
+
+
+class ExchangeRequestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExchangeRequest
+        fields = [
+            "id", "external_id", "sequence", "platform_sku", "title", "quantity", "value",
+            "state", "order_status",
+        ]  # fmt: skip
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.StringRelatedField()
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "at", "kind", "message", "cause", "actor", "unit", "from_state", "to_state"]
+
+
+class PostingSerializer(serializers.ModelSerializer):
+    channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    return_id = serializers.IntegerField(source="return_ref_id", read_only=True)
+
+    class Meta:
+        model = Posting
+        fields = [
+            "id", "channel", "return_id", "kind", "associated_ref", "state", "process_return",
+            "expected_credit", "currency", "payload", "created_at", "ready_at",
+            "first_downloaded_at", "last_downloaded_at", "download_count", "confirmed_at",
+            "confirmation_ref", "confirm_by", "withdrawn_at",
+        ]  # fmt: skip
+
+
+class ExceptionSerializer(serializers.ModelSerializer):
+    return_id = serializers.IntegerField(source="return_ref_id", read_only=True)
+    unit_id = serializers.IntegerField(read_only=True)
+    assignee = serializers.StringRelatedField()
+    resolved_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = ExceptionCase
+        fields = [
+            "id", "kind", "owner", "status", "return_id", "unit_id", "message", "details",
+            "assignee", "resolution", "resolved_by", "resolved_at", "occurrences",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class ReturnListSerializer(serializers.ModelSerializer):
+    platform = serializers.CharField(source="connection.platform", read_only=True)
+    connection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Return
+        fields = [
+            "id", "platform", "connection", "external_id", "associated_ref", "order_ref",
+            "customer_email", "customer_name", "currency", "state", "money_state",
+            "platform_state", "urn", "refunded_amount", "store_credit_amount",
+            "exchange_amount", "refunded_at", "platform_created_at", "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class ReturnDetailSerializer(ReturnListSerializer):
+    units = ReturnUnitSerializer(many=True, read_only=True)
+    exchanges = ExchangeRequestSerializer(many=True, read_only=True)
+    postings = PostingSerializer(many=True, read_only=True)
+    exceptions = ExceptionSerializer(many=True, read_only=True)
+    timeline = TimelineEntrySerializer(many=True, read_only=True)
+
+    class Meta(ReturnListSerializer.Meta):
+        fields = [
+            *ReturnListSerializer.Meta.fields,
+            "address", "units", "exchanges", "postings", "exceptions", "timeline",
+        ]  # fmt: skip
+
+
+# --- Mapping tables: field names are the CSV columns ---------------------------
+
+
+class KhaosReturnReasonSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(min_value=1)
+
+    class Meta:
+        model = KhaosReturnReason
+        fields = ["id", "name", "processing_type"]
+
+
+class SkuMappingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SkuMapping
+        fields = ["id", "platform", "platform_sku", "stock_code"]
+
+
+class ReasonMappingSerializer(serializers.ModelSerializer):
+    khaos_return_reason_id = serializers.PrimaryKeyRelatedField(
+        source="khaos_return_reason", queryset=KhaosReturnReason.objects.all()
+    )
+
+    class Meta:
+        model = ReasonMapping
+        fields = ["id", "platform", "reason", "khaos_return_reason_id"]
+
+
+class DispositionMappingSerializer(serializers.ModelSerializer):
+    khaos_return_reason_id = serializers.PrimaryKeyRelatedField(
+        source="khaos_return_reason", queryset=KhaosReturnReason.objects.all()
+    )
+
+    class Meta:
+        model = DispositionMapping
+        fields = [
+            "id",
+            "platform",
+            "disposition",
+            "stock_action",
+            "khaos_return_reason_id",
+            "site_id",
+        ]
+
+
+class CustomerMappingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerMapping
+        fields = ["id", "email", "urn"]
+
+    def validate_email(self, value: str) -> str:
+        value = value.strip().lower()
+        clash = CustomerMapping.objects.filter(email=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError("this email is already mapped")
+        return value
+
+
+# --- Reference data and configuration (read-only) ------------------------------
+
+
+class KhaosProductSerializer(serializers.ModelSerializer):
+    barcodes = serializers.SlugRelatedField(slug_field="barcode", many=True, read_only=True)
+    old_codes = serializers.SlugRelatedField(slug_field="stock_code", many=True, read_only=True)
+
+    class Meta:
+        model = KhaosProduct
+        fields = [
+            "id", "stock_id", "stock_code", "description", "publish_on_web", "discontinued",
+            "stock_controlled", "deleted", "tax_rate_id", "tax_rate_name", "sell_price_gross",
+            "barcodes", "old_codes", "updated_at",
+        ]  # fmt: skip
+
+
+class StockLevelSerializer(serializers.ModelSerializer):
+    stock_code = serializers.CharField(source="product.stock_code", read_only=True)
+
+    class Meta:
+        model = StockLevel
+        fields = ["id", "stock_code", "site_id", "available", "on_order", "updated_at"]
+
+
+class InboxDeliverySerializer(serializers.ModelSerializer):
+    connection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    body = serializers.CharField(source="body_text", read_only=True)
+
+    class Meta:
+        model = InboxDelivery
+        fields = [
+            "id", "connection", "source", "topic", "dedup_key", "status", "error", "attempts",
+            "received_at", "processed_at", "headers", "body",
+        ]  # fmt: skip
+
+
+class PlatformConnectionSerializer(serializers.ModelSerializer):
+    webhook_secret = serializers.CharField(source="webhook_secret_masked", read_only=True)
+    api_key = serializers.CharField(source="api_key_masked", read_only=True)
+    khaos_channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = PlatformConnection
+        fields = [
+            "id", "platform", "slug", "name", "enabled", "khaos_channel", "webhook_secret",
+            "api_key", "base_url", "poll_minutes", "posting_policy", "value_tolerance",
+            "credit_refunded_shipping", "credit_handling_fee", "options", "last_polled_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class KhaosChannelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = KhaosChannel
+        # The password is never shown, not even masked: only its hash is kept.
+        fields = [
+            "id", "slug", "name", "username", "format", "default_urn", "site_id",
+            "download_frequency_minutes", "batch_size", "confirmation_days",
+        ]  # fmt: skip
+        read_only_fields = fields

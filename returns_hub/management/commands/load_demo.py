@@ -1,0 +1,90 @@
+"""The demo workspace: product master, mapping tables, users, connections, channel."""
+
+import json
+import os
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from returns_hub.choices import Team
+from returns_hub.models import PlatformConnection
+from returns_hub.services.products import apply_stock_upload
+
+DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
+MAPPING_FILES = [
+    ("khaos_return_reasons", "khaos_return_reasons.csv"),
+    ("sku_mappings", "sku_mappings.csv"),
+    ("reason_mappings", "reason_mappings.csv"),
+    ("disposition_mappings", "disposition_mappings.csv"),
+    ("customers", "customers.csv"),
+]
+# Each platform's simulator listens on its own local port (see the README).
+DEMO_CONNECTIONS = [
+    ("loop", "demo-loop", 8101),
+    ("happy-returns", "demo-happy-returns", 8102),
+    ("reveni", "demo-reveni", 8103),
+    ("swap", "demo-swap", 8104),
+    ("rebound", "demo-rebound", 8105),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo workspace once (safe to run again: it creates only what is missing)."
+
+    def handle(self, *args, **opts):
+        password = os.environ.get("DEMO_PASSWORD", "returns-demo")
+        with transaction.atomic():
+            self._channel()
+            self._connections()
+            self._products()
+            self._mappings()
+            self._users(password)
+        self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
+
+    def _channel(self):
+        call_command(
+            "set_khaos_channel", "demo", username="khaos",
+            password=os.environ.get("DEMO_KHAOS_PASSWORD", "khaos-demo"), site_id=1,
+            stdout=self.stdout,
+        )  # fmt: skip
+
+    def _connections(self):
+        for platform, slug, port in DEMO_CONNECTIONS:
+            if PlatformConnection.objects.filter(slug=slug).exists():
+                continue
+            call_command(
+                "set_connection", platform, slug,
+                webhook_secret=f"demo-{platform}-webhook-secret",
+                api_key=f"demo-{platform}-api-key",
+                base_url=f"http://127.0.0.1:{port}", poll_minutes=5, channel="demo",
+                stdout=self.stdout,
+            )  # fmt: skip
+
+    def _products(self):
+        for name in ("stock_upload_previous.json", "stock_upload.json"):
+            result = apply_stock_upload(json.loads((DEMO_DIR / name).read_text()))
+            self.stdout.write(
+                f"Product master from {name}: {result.created} new, {result.updated} updated, "
+                f"{result.renamed} renamed, {result.deleted} deleted"
+            )
+
+    def _mappings(self):
+        for table, name in MAPPING_FILES:
+            call_command("import_mappings", table, str(DEMO_DIR / name), apply=True,
+                         stdout=self.stdout)  # fmt: skip
+
+    def _users(self, password: str):
+        users = get_user_model()
+        if not users.objects.filter(username="admin").exists():
+            users.objects.create_superuser("admin", "admin@example.com", password)
+            self.stdout.write(f"User admin (superuser), password {password!r}")
+        for team in Team.values:
+            if users.objects.filter(username=team).exists():
+                continue
+            user = users.objects.create_user(team, f"{team}@example.com", password, is_staff=True)
+            user.groups.add(Group.objects.get(name=team))
+            self.stdout.write(f"User {team} (team {team}), password {password!r}")

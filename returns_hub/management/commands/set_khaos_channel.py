@@ -1,0 +1,50 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from returns_hub.choices import KhaosFormat
+from returns_hub.models import KhaosChannel, PlatformConnection
+
+
+class Command(BaseCommand):
+    help = "Create or update a Khaos Control Cloud channel (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("--username", required=True)
+        parser.add_argument("--password", required=True)
+        parser.add_argument("--format", choices=KhaosFormat.values, type=str.upper)
+        parser.add_argument("--default-urn")
+        parser.add_argument("--site-id", type=int)
+
+    @transaction.atomic
+    def handle(self, *args, **opts):
+        channel = KhaosChannel.objects.filter(slug=opts["slug"]).first()
+        created = channel is None
+        if created:
+            channel = KhaosChannel(slug=opts["slug"])
+        channel.username = opts["username"]
+        channel.set_password(opts["password"])
+        if opts["format"]:
+            channel.format = opts["format"]
+        if opts["default_urn"] is not None:
+            channel.default_urn = opts["default_urn"].strip()
+        if opts["site_id"] is not None:
+            if opts["site_id"] < 1:
+                raise CommandError("--site-id must be a Khaos site ID (1 or more)")
+            channel.site_id = opts["site_id"]
+        try:
+            channel.full_clean()
+        except Exception as exc:
+            raise CommandError(f"invalid channel: {exc}") from None
+        channel.save()
+        if KhaosChannel.objects.count() == 1:
+            # With a single channel every connection posts to it.
+            PlatformConnection.objects.filter(khaos_channel__isnull=True).update(
+                khaos_channel=channel
+            )
+        self.stdout.write(
+            f"{'Created' if created else 'Updated'} Khaos channel {channel.slug!r}: "
+            f"user {channel.username!r}, format {channel.format}, "
+            f"default URN {channel.default_urn or '(none)'}, site {channel.site_id}, "
+            f"configuration file /khaos/{channel.slug}/config"
+        )

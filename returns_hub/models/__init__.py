@@ -1,0 +1,43 @@
+from returns_hub.models.connections import KhaosChannel, PlatformConnection
+from returns_hub.models.exceptions import ExceptionCase
+from returns_hub.models.inbox import InboxDelivery
+from returns_hub.models.mappings import (
+    CustomerMapping,
+    DispositionMapping,
+    KhaosReturnReason,
+    ReasonMapping,
+    SkuMapping,
+)
+from returns_hub.models.postings import Posting
+from returns_hub.models.products import KhaosProduct, ProductBarcode, StockCodeHistory, StockLevel
+from returns_hub.models.returns import (
+    ExchangeRequest,
+    InboundShipment,
+    Return,
+    ReturnUnit,
+    StoreCreditLiability,
+    TimelineEntry,
+)
+
+__all__ = [
+    "CustomerMapping",
+    "DispositionMapping",
+    "ExceptionCase",
+    "ExchangeRequest",
+    "InboundShipment",
+    "InboxDelivery",
+    "KhaosChannel",
+    "KhaosProduct",
+    "KhaosReturnReason",
+    "PlatformConnection",
+    "Posting",
+    "ProductBarcode",
+    "ReasonMapping",
+    "Return",
+    "ReturnUnit",
+    "SkuMapping",
+    "StockCodeHistory",
+    "StockLevel",
+    "StoreCreditLiability",
+    "TimelineEntry",
+]

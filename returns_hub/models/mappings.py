@@ -1,0 +1,104 @@
+"""The mapping tables the data team keeps. Every change is kept in their history."""
+
+from django.db import models
+from django.db.models.functions import Lower
+from simple_history.models import HistoricalRecords
+
+from returns_hub import platforms
+from returns_hub.choices import ProcessingType, StockAction
+
+
+class KhaosReturnReason(models.Model):
+    """A Khaos return reason. Its processing type decides where stock goes."""
+
+    id = models.PositiveIntegerField(primary_key=True, help_text="The reason's ID in Khaos.")
+    name = models.CharField(max_length=100)
+    processing_type = models.CharField(max_length=20, choices=ProcessingType.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.name}"
+
+
+class SkuMapping(models.Model):
+    platform = models.CharField(max_length=32, choices=platforms.choices)
+    platform_sku = models.CharField(max_length=100)
+    stock_code = models.CharField(max_length=50)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "SKU mapping"
+        ordering = ["platform", "platform_sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "platform_sku"], name="sku_mapping_once"),
+        ]
+        indexes = [models.Index(fields=["stock_code"], name="sku_mapping_code")]
+
+    def __str__(self) -> str:
+        return f"{self.platform}: {self.platform_sku} → {self.stock_code}"
+
+
+class ReasonMapping(models.Model):
+    platform = models.CharField(max_length=32, choices=platforms.choices)
+    reason = models.CharField(max_length=200)
+    khaos_return_reason = models.ForeignKey(KhaosReturnReason, on_delete=models.PROTECT)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["platform", "reason"]
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "reason"], name="reason_mapping_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}: {self.reason} → {self.khaos_return_reason_id}"
+
+
+class DispositionMapping(models.Model):
+    """A platform's grade or non-return outcome → Khaos reason and site."""
+
+    platform = models.CharField(max_length=32, choices=platforms.choices)
+    disposition = models.CharField(max_length=100)
+    stock_action = models.CharField(max_length=20, choices=StockAction.choices)
+    khaos_return_reason = models.ForeignKey(KhaosReturnReason, on_delete=models.PROTECT)
+    site_id = models.PositiveIntegerField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["platform", "disposition"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "disposition"], name="disposition_mapping_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}: {self.disposition} → {self.khaos_return_reason_id}"
+
+
+class CustomerMapping(models.Model):
+    """A customer's email → their Khaos account (URN). Emails match case-insensitively."""
+
+    email = models.EmailField(max_length=254, db_index=True)
+    urn = models.CharField("URN", max_length=20)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="customer_mapping_email_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.urn}"
+
+    def save(self, *args, **kwargs):
+        self.email = normalise_email(self.email)
+        super().save(*args, **kwargs)
+
+
+def normalise_email(value: str) -> str:
+    return (value or "").strip().lower()

@@ -1,0 +1,65 @@
+from django.db import models
+
+from returns_hub.choices import PostingKind, PostingState
+
+
+class Posting(models.Model):
+    """One Khaos document (a customer return or an exchange order), in the outbox.
+
+    The AssociatedRef is fixed when the row is made and is unique per channel
+    and kind; once Khaos has downloaded the payload it is never rebuilt, so a
+    re-download serves the same document.
+    """
+
+    channel = models.ForeignKey(
+        "returns_hub.KhaosChannel", on_delete=models.PROTECT, related_name="postings"
+    )
+    return_ref = models.ForeignKey(
+        "returns_hub.Return", on_delete=models.PROTECT, related_name="postings"
+    )
+    exchange = models.OneToOneField(
+        "returns_hub.ExchangeRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="posting",
+    )
+    kind = models.CharField(max_length=20, choices=PostingKind.choices)
+    associated_ref = models.CharField("AssociatedRef", max_length=50)
+    state = models.CharField(max_length=20, choices=PostingState.choices, default=PostingState.HELD)
+    payload = models.JSONField(default=dict, blank=True)
+    process_return = models.BooleanField(default=True)
+    expected_credit = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    first_downloaded_at = models.DateTimeField(null=True, blank=True)
+    last_downloaded_at = models.DateTimeField(null=True, blank=True)
+    download_count = models.PositiveIntegerField(default=0)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmation_ref = models.CharField(
+        max_length=50, blank=True, help_text="Credit note or sales order code in Khaos."
+    )
+    confirm_by = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "kind", "associated_ref"], name="posting_ref_once"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind=PostingKind.EXCHANGE_ORDER, exchange__isnull=True),
+                name="exchange_order_has_exchange",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["channel", "kind", "state", "id"], name="posting_download"),
+            models.Index(fields=["state", "-id"], name="posting_state_id"),
+            models.Index(fields=["associated_ref"], name="posting_associated_ref"),
+            models.Index(fields=["confirm_by"], name="posting_confirm_by"),
+        ]
+
+    def __str__(self) -> str:
+        return self.associated_ref

@@ -1,0 +1,84 @@
+"""Import/export of the mapping tables (CSV/XLSX), keyed by their natural keys.
+
+Column names are those of the mapping CSVs, so a file exported from one hub
+imports into another, and re-importing the same file changes nothing.
+"""
+
+from import_export import fields, resources, widgets
+
+from returns_hub.models import (
+    CustomerMapping,
+    DispositionMapping,
+    KhaosReturnReason,
+    ReasonMapping,
+    SkuMapping,
+)
+
+
+def _reason_field() -> fields.Field:
+    return fields.Field(
+        attribute="khaos_return_reason",
+        column_name="khaos_return_reason_id",
+        widget=widgets.ForeignKeyWidget(KhaosReturnReason, field="id"),
+    )
+
+
+class KhaosReturnReasonResource(resources.ModelResource):
+    class Meta:
+        model = KhaosReturnReason
+        fields = ("id", "name", "processing_type")
+        import_id_fields = ("id",)
+        skip_unchanged = True
+        report_skipped = True
+
+
+class SkuMappingResource(resources.ModelResource):
+    class Meta:
+        model = SkuMapping
+        fields = ("platform", "platform_sku", "stock_code")
+        import_id_fields = ("platform", "platform_sku")
+        skip_unchanged = True
+        report_skipped = True
+
+
+class ReasonMappingResource(resources.ModelResource):
+    khaos_return_reason = _reason_field()
+
+    class Meta:
+        model = ReasonMapping
+        fields = ("platform", "reason", "khaos_return_reason")
+        import_id_fields = ("platform", "reason")
+        skip_unchanged = True
+        report_skipped = True
+
+
+class DispositionMappingResource(resources.ModelResource):
+    khaos_return_reason = _reason_field()
+
+    class Meta:
+        model = DispositionMapping
+        fields = ("platform", "disposition", "stock_action", "khaos_return_reason", "site_id")
+        import_id_fields = ("platform", "disposition")
+        skip_unchanged = True
+        report_skipped = True
+
+
+class CustomerMappingResource(resources.ModelResource):
+    class Meta:
+        model = CustomerMapping
+        fields = ("email", "urn")
+        import_id_fields = ("email",)
+        skip_unchanged = True
+        report_skipped = True
+
+    def before_import_row(self, row, **kwargs):
+        row["email"] = (row.get("email") or "").strip().lower()
+
+
+MAPPING_RESOURCES = {
+    "khaos_return_reasons": KhaosReturnReasonResource,
+    "sku_mappings": SkuMappingResource,
+    "reason_mappings": ReasonMappingResource,
+    "disposition_mappings": DispositionMappingResource,
+    "customers": CustomerMappingResource,
+}

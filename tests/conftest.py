@@ -1,0 +1,69 @@
+import json
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from connectors import registry
+from returns_hub.choices import Team
+from tests import factories
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_bytes(relative: str) -> bytes:
+    return (FIXTURES / relative).read_bytes()
+
+
+def fixture_json(relative: str):
+    return json.loads(fixture_bytes(relative))
+
+
+@pytest.fixture
+def role_users(db):
+    """One user per team, plus a superuser and a user in no team."""
+    users = {}
+    for team in Team.values:
+        user = factories.UserFactory(username=f"{team}-user")
+        user.groups.add(Group.objects.get(name=team))
+        users[team] = user
+    users["admin"] = factories.UserFactory(username="admin-user", is_superuser=True, is_staff=True)
+    users["nobody"] = factories.UserFactory(username="nobody-user")
+    return users
+
+
+@pytest.fixture
+def api_client_for(role_users):
+    def make(role: str) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(role_users[role])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def loop_connection(db):
+    return factories.PlatformConnectionFactory(platform="loop", slug="hf-loop")
+
+
+@pytest.fixture
+def post_webhook(client):
+    """POST a body to a connection's webhook URL, signed with its secret."""
+
+    def post(connection, body: bytes, *, secret: str | None = None, headers=None):
+        signature = registry.get(connection.platform).signature_for(connection.options)
+        signed = {signature.header: signature.compute(secret or connection.webhook_secret, body)}
+        extra = {
+            f"HTTP_{k.upper().replace('-', '_')}": v
+            for k, v in {**signed, **(headers or {})}.items()
+        }
+        return client.post(
+            f"/webhooks/{connection.platform}/{connection.slug}/",
+            data=body,
+            content_type="application/json",
+            **extra,
+        )
+
+    return post
