@@ -2,7 +2,7 @@ from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLogi
 
 # These authenticate by other means: webhooks by signature, the Khaos channel by
 # Basic auth, the API by DRF (session or token, 401/403 rather than a redirect).
-OTHER_AUTH_PREFIXES = ("/webhooks/", "/khaos/", "/api/")
+OTHER_AUTH_PREFIXES = ("/webhooks/", "/khaos/", "/api/v1/", "/api/schema/")
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):

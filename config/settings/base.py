@@ -130,8 +130,9 @@ EMAIL_BACKEND = (
 # --- REST API ----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first, so a request without credentials gets 401 with WWW-Authenticate.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["returns_hub.api.permissions.ModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -149,6 +150,19 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "state"; name each enum after its model's choices.
+    "ENUM_NAME_OVERRIDES": {
+        "ReturnStateEnum": "returns_hub.choices.ReturnState",
+        "MoneyStateEnum": "returns_hub.choices.MoneyState",
+        "UnitStateEnum": "returns_hub.choices.UnitState",
+        "ExchangeStateEnum": "returns_hub.choices.ExchangeState",
+        "PostingStateEnum": "returns_hub.choices.PostingState",
+        "PostingKindEnum": "returns_hub.choices.PostingKind",
+        "ExceptionStatusEnum": "returns_hub.choices.ExceptionStatus",
+        "ExceptionKindEnum": "returns_hub.choices.ExceptionKind",
+        "InboxStatusEnum": "returns_hub.choices.InboxStatus",
+        "TeamEnum": "returns_hub.choices.Team",
+    },
 }
 
 # --- Task queue (django-q2) --------------------------------------------------

@@ -1,0 +1,112 @@
+"""One user per team: each can do its work and cannot do another team's."""
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from returns_hub.roles import MATRIX
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+SKU_ROW = {"platform": "loop", "platform_sku": "RAINJKT-STONE-S", "stock_code": "HF-OUT-RNC-STN-S"}
+CUSTOMER_ROW = {"email": "New.Customer@Example.com", "urn": "WEB99999"}
+
+# (method, url, body) → the roles that may; every other role gets 403.
+CASES = [
+    ("get", "/api/v1/returns/", None, {"finance", "warehouse", "cx", "data", "admin"}),
+    ("get", "/api/v1/exceptions/", None, {"finance", "warehouse", "cx", "data", "admin"}),
+    ("get", "/api/v1/postings/", None, {"finance", "cx", "data", "admin"}),
+    ("get", "/api/v1/inbox/", None, {"data", "admin"}),
+    ("get", "/api/v1/connections/", None, {"data", "admin"}),
+    ("get", "/api/v1/khaos/channels/", None, {"data", "admin"}),
+    ("get", "/api/v1/mappings/skus/", None, {"finance", "data", "admin"}),
+    ("get", "/api/v1/mappings/dispositions/", None, {"finance", "warehouse", "data", "admin"}),
+    ("get", "/api/v1/mappings/customers/", None, {"finance", "cx", "data", "admin"}),
+    ("get", "/api/v1/khaos/return-reasons/", None, {"finance", "warehouse", "cx", "data", "admin"}),
+    ("post", "/api/v1/mappings/skus/", SKU_ROW, {"data", "admin"}),
+    ("post", "/api/v1/mappings/customers/", CUSTOMER_ROW, {"cx", "data", "admin"}),
+]
+ROLES = ["finance", "warehouse", "cx", "data", "admin", "nobody"]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "allowed"), CASES)
+@pytest.mark.parametrize("role", ROLES)
+def test_api_permission_matrix(api_client_for, role, method, url, body, allowed):
+    response = getattr(api_client_for(role), method)(url, body, format="json")
+    if role in allowed:
+        assert response.status_code in (200, 201), response.content
+    else:
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/api/v1/returns/", "/api/v1/mappings/skus/", "/api/schema/"])
+def test_api_needs_authentication(url):
+    assert APIClient().get(url).status_code in (401, 403)
+
+
+def test_api_accepts_a_token(role_users):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=role_users["finance"])
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get("/api/v1/returns/").status_code == 200
+    assert APIClient(HTTP_AUTHORIZATION="Token wrong").get("/api/v1/returns/").status_code == 401
+
+
+@pytest.mark.parametrize("url", ["/", "/admin/", "/api/docs/"])
+def test_pages_need_a_login(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+
+
+def test_groups_have_exactly_the_matrix(db):
+    for team, perms in MATRIX.items():
+        group = Group.objects.get(name=team)
+        have = {
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in group.permissions.select_related("content_type")
+        }
+        assert have == set(perms)
+
+
+@pytest.mark.parametrize(
+    ("role", "perm", "expected"),
+    [
+        ("warehouse", "returns_hub.grade_unit", True),
+        ("finance", "returns_hub.grade_unit", False),
+        ("finance", "returns_hub.approve_value", True),
+        ("warehouse", "returns_hub.approve_value", False),
+        ("cx", "returns_hub.approve_value", False),
+        ("data", "returns_hub.change_skumapping", True),
+        ("cx", "returns_hub.change_skumapping", False),
+        ("data", "returns_hub.view_inboxdelivery", True),
+        ("finance", "returns_hub.view_inboxdelivery", False),
+        ("warehouse", "returns_hub.view_posting", False),
+        ("nobody", "returns_hub.view_return", False),
+    ],
+)
+def test_custom_permissions(role_users, role, perm, expected):
+    assert role_users[role].has_perm(perm) is expected
+
+
+def test_each_team_sees_the_admin_index_with_its_own_models(client, role_users):
+    for team in ("finance", "warehouse", "cx", "data"):
+        user = role_users[team]
+        user.is_staff = True
+        user.save()
+        client.force_login(user)
+        page = client.get("/admin/").content.decode()
+        assert ("Inbox deliveries" in page) is (team == "data")
+        assert ("SKU mappings" in page) is (team in ("finance", "data"))
+
+
+def test_warehouse_cannot_open_the_postings_admin(client, role_users):
+    user = role_users["warehouse"]
+    user.is_staff = True
+    user.save()
+    client.force_login(user)
+    assert client.get("/admin/returns_hub/posting/").status_code == 403
+    posting = factories.PostingFactory()
+    assert client.get(f"/admin/returns_hub/posting/{posting.pk}/change/").status_code == 403

@@ -1,0 +1,85 @@
+"""Settings: production passes Django's deployment checklist; bad settings fail loudly."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    host = db["HOST"]
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@/{db['NAME']}?host={host}" + (
+        f"&port={db['PORT']}" if db["PORT"] else ""
+    )
+
+
+def test_production_settings_pass_check_deploy():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "ALLOWED_HOSTS": "returns.example.com",
+            "DATABASE_URL": _database_url(),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _manage(
+        "check",
+        env={
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "SECRET_KEY": "",
+            "ALLOWED_HOSTS": "returns.example.com",
+            "DATABASE_URL": _database_url(),
+        },
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_non_postgres_database_url_is_refused():
+    result = _manage("check", env={"DATABASE_URL": "mysql://db/hub"})
+    assert result.returncode != 0
+    assert "DATABASE_URL must use one of the schemes" in result.stderr
+
+
+def test_task_timeout_must_be_below_retry():
+    result = _manage("check", env={"Q_TIMEOUT": "120", "Q_RETRY": "90"})
+    assert result.returncode != 0
+    assert "Q_TIMEOUT must be lower than Q_RETRY" in result.stderr
+
+
+def test_queue_settings_keep_timeout_below_retry_and_bound_attempts():
+    q = settings.Q_CLUSTER
+    assert q["timeout"] < q["retry"]
+    assert q["max_attempts"] >= 1
+    assert q["ack_failures"] is True
+
+
+def test_tests_run_on_postgresql(db):
+    assert connection.vendor == "postgresql"
