@@ -88,7 +88,7 @@ def test_import_mappings_previews_then_applies(tmp_path):
         "khaos_return_reasons",
         str(FIXTURES / "mappings/khaos_return_reasons.csv"),
         "--apply",
-    )  # noqa: E501
+    )
     path = str(FIXTURES / "mappings/disposition_mappings.csv")
 
     preview = run("import_mappings", "disposition_mappings", path)
