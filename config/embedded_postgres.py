@@ -20,6 +20,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 
@@ -69,9 +70,10 @@ def database_url() -> str:
     exists = pg.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
     if "(1 row)" not in exists:
         pg.psql(f"CREATE DATABASE {DATABASE_NAME};")
-    uri = pg.get_uri(DATABASE_NAME)
-    # pgserver connects as the superuser "postgres" through a Unix socket in PGDATA.
-    return uri.replace("postgresql://", "postgres://", 1)
+    # The superuser "postgres" through the Unix socket directory; a socket path
+    # is the URL's host, percent-encoded, so every tool reads it the same way.
+    socket_dir = pg.get_postmaster_info().socket_dir
+    return f"postgres://postgres@{quote(str(socket_dir), safe='')}/{DATABASE_NAME}"
 
 
 def stop() -> bool:

@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import Group
@@ -18,6 +19,15 @@ def fixture_bytes(relative: str) -> bytes:
 
 def fixture_json(relative: str):
     return json.loads(fixture_bytes(relative))
+
+
+def database_url() -> str:
+    """A URL to the database the tests use, for processes the tests start."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    host = quote(db["HOST"], safe="") + (f":{db['PORT']}" if db["PORT"] else "")
+    return f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{host}/{db['NAME']}"
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from tests.conftest import database_url
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,14 +25,6 @@ def _manage(*args, env):
     )
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    host = db["HOST"]
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@/{db['NAME']}?host={host}" + (
-        f"&port={db['PORT']}" if db["PORT"] else ""
-    )
-
-
 def test_production_settings_pass_check_deploy():
     result = _manage(
         "check",
@@ -41,7 +35,7 @@ def test_production_settings_pass_check_deploy():
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "SECRET_KEY": secrets.token_urlsafe(64),
             "ALLOWED_HOSTS": "returns.example.com",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
         },
     )
     assert result.returncode == 0, result.stderr
@@ -55,7 +49,7 @@ def test_production_refuses_to_start_without_a_secret_key():
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "SECRET_KEY": "",
             "ALLOWED_HOSTS": "returns.example.com",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
         },
     )
     assert result.returncode != 0
