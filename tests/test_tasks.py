@@ -7,10 +7,10 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from connectors import tasks
+from connectors.loop.parser import parse_return
 from returns_hub.choices import InboxStatus
 from returns_hub.models import InboxDelivery, Return, TimelineEntry
 from returns_hub.services import ingest
-from connectors.loop.parser import parse_return
 from tests.conftest import fixture_bytes, fixture_json
 
 pytestmark = pytest.mark.django_db
