@@ -14,6 +14,7 @@ Run as a module for operators::
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -61,7 +62,12 @@ def server():
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _prune_dead_handles(PGDATA)
-    return pgserver.get_server(PGDATA, cleanup_mode="stop")
+    pg = pgserver.get_server(PGDATA, cleanup_mode="stop")
+    # atexit runs last-registered first: forget processes that exited without
+    # detaching (a child ended with os._exit, say) before pgserver decides
+    # whether this process is the last one and should stop the server.
+    atexit.register(_prune_dead_handles, PGDATA)
+    return pg
 
 
 def database_url() -> str:

@@ -54,13 +54,16 @@ class Command(BaseCommand):
                         stopping = True
                 time.sleep(0.5)
         finally:
+            # SIGTERM, not SIGINT: a process started in the background may have
+            # SIGINT ignored, and both the server and the cluster stop on SIGTERM.
             for child in children.values():
                 if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                    child.terminate()
             deadline = time.monotonic() + 15
             for child in children.values():
                 try:
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.kill()
+                    child.wait()
             self.stdout.write("Stopped.")
