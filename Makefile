@@ -1,4 +1,5 @@
 # The two commands: `make run` and `make test`. Everything else supports them.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -21,6 +22,9 @@ run: install
 
 ## The whole suite against PostgreSQL (embedded unless DATABASE_URL is set).
 test: install browser
+	@if [ -z "$${TEST_REDIS_URL:-}$${REDIS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+	  echo "Redis answers on 127.0.0.1:6379: the Redis broker tests use database 15"; \
+	  export TEST_REDIS_URL=redis://127.0.0.1:6379/15; fi; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

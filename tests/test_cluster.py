@@ -30,7 +30,8 @@ BROKERS = [
         "redis",
         id="redis-broker",
         marks=pytest.mark.skipif(
-            not REDIS_URL, reason="set TEST_REDIS_URL or REDIS_URL (.ci/run does when Redis runs)"
+            not REDIS_URL,
+            reason="no Redis: set TEST_REDIS_URL or REDIS_URL (make test does when one answers)",
         ),
     ),
 ]
