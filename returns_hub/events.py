@@ -2,7 +2,7 @@
 
 Every event names the return by its platform id and carries an ``event_key``
 that is the same however the event reached the hub (webhook or poll), so
-applying it twice changes nothing.
+applying it twice changes nothing. Unit ids are the platform's unit ids.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -20,11 +22,23 @@ class UnitData:
     platform_sku: str
     barcode: str = ""
     title: str = ""
-    price: Decimal = Decimal("0.00")
-    discount: Decimal = Decimal("0.00")
-    tax: Decimal = Decimal("0.00")
+    price: Decimal = ZERO
+    discount: Decimal = ZERO
+    tax: Decimal = ZERO
     reason: str = ""
+    # refund, exchange, store_credit, …; keep_item and donate are non-return outcomes
     outcome: str = ""
+
+
+@dataclass(frozen=True)
+class ExchangeData:
+    """A replacement the customer asked for."""
+
+    external_id: str
+    platform_sku: str
+    title: str = ""
+    quantity: int = 1
+    value: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -36,7 +50,11 @@ class ReturnEvent:
 
 @dataclass(frozen=True)
 class ReturnOpened(ReturnEvent):
-    """A return the hub may not know yet, with its units."""
+    """A return the hub may not know yet, with its units and exchanges.
+
+    Sent again with more units or exchanges, it adds them; what the hub
+    already knows is kept.
+    """
 
     order_ref: str = ""
     customer_email: str = ""
@@ -45,3 +63,74 @@ class ReturnOpened(ReturnEvent):
     currency: str = "GBP"
     platform_state: str = ""
     units: tuple[UnitData, ...] = ()
+    exchanges: tuple[ExchangeData, ...] = ()
+    handling_fee: Decimal = ZERO
+    shipping_refunded: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class UnitsInTransit(ReturnEvent):
+    """Units left the customer (dropped off, first carrier scan). Empty: every unit."""
+
+    unit_ids: tuple[str, ...] = ()
+    shipment: str = ""
+
+
+@dataclass(frozen=True)
+class UnitsReceived(ReturnEvent):
+    """Units arrived at the warehouse (or the platform's hub). Empty: every unit."""
+
+    unit_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnitGraded(ReturnEvent):
+    """A unit's grade; ``disposition`` is the code the disposition table maps."""
+
+    unit_id: str = ""
+    disposition: str = ""
+    condition: str = ""
+
+
+@dataclass(frozen=True)
+class RefundIssued(ReturnEvent):
+    """The platform paid money back (``amount``) and/or issued credit."""
+
+    amount: Decimal = ZERO
+    currency: str = "GBP"
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class CreditIssued(ReturnEvent):
+    """Store credit or a gift card instead of money: a liability to reconcile."""
+
+    amount: Decimal = ZERO
+    currency: str = "GBP"
+    reference: str = ""
+    kind: str = "store_credit"  # or gift_card
+
+
+@dataclass(frozen=True)
+class ReturnCancelled(ReturnEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class ReturnExpired(ReturnEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class ShipmentAnnounced(ReturnEvent):
+    """A consolidated shipment (pallet) carrying units of this return.
+
+    ``external_id`` is the return; one pallet yields one event per return.
+    """
+
+    reference: str = ""
+    unit_ids: tuple[str, ...] = ()
+    po_number: str = ""
+    carrier: str = ""
+    tracking: str = ""
+    departed_at: datetime | None = None

@@ -34,7 +34,8 @@ def test_signed_loop_return_created_is_stored_then_becomes_a_return(
     assert [u.external_id for u in units] == ["9100101", "9100102"]
     assert {u.platform_sku for u in units} == {"HF-TEE-ORG-WHT-M"}
     assert [str(u.expected_credit) for u in units] == ["29.99", "29.99"]
-    assert ret.timeline.get().cause == "platform"
+    opened = ret.timeline.get(kind="platform_return_opened")
+    assert (opened.cause, opened.delivery) == ("platform", delivery)
 
     listed = api_client_for("cx").get("/api/v1/returns/", {"external_id": "5001"}).json()
     assert [r["associated_ref"] for r in listed["results"]] == ["LOOP-5001"]

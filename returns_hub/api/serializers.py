@@ -1,3 +1,5 @@
+import json
+
 from rest_framework import serializers
 
 from returns_hub.models import (
@@ -52,6 +54,9 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 
 class PostingSerializer(serializers.ModelSerializer):
     channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    payload = serializers.SerializerMethodField(
+        help_text="The Khaos document; amounts are decimal strings, exact to the penny."
+    )
     return_id = serializers.IntegerField(source="return_ref_id", read_only=True)
 
     class Meta:
@@ -62,6 +67,9 @@ class PostingSerializer(serializers.ModelSerializer):
             "first_downloaded_at", "last_downloaded_at", "download_count", "confirmed_at",
             "confirmation_ref", "confirm_by", "withdrawn_at",
         ]  # fmt: skip
+
+    def get_payload(self, posting) -> dict:
+        return json.loads(posting.document, parse_float=str) if posting.document else {}
 
 
 class ExceptionSerializer(serializers.ModelSerializer):

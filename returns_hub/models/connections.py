@@ -24,6 +24,12 @@ class KhaosChannel(models.Model):
         max_length=20, blank=True, help_text="Account used when a customer is not mapped."
     )
     site_id = models.PositiveIntegerField(default=1, help_text="Khaos site for exchange orders.")
+    sales_source = models.CharField(
+        max_length=50, blank=True, help_text="Khaos sales source name for exchange orders."
+    )
+    company_class_id = models.CharField(
+        max_length=10, blank=True, help_text="Khaos company class ID sent with exchange orders."
+    )
     download_frequency_minutes = models.PositiveIntegerField(
         default=15, validators=[MinValueValidator(1)]
     )

@@ -27,7 +27,8 @@ class Posting(models.Model):
     kind = models.CharField(max_length=20, choices=PostingKind.choices)
     associated_ref = models.CharField("AssociatedRef", max_length=50)
     state = models.CharField(max_length=20, choices=PostingState.choices, default=PostingState.HELD)
-    payload = models.JSONField(default=dict, blank=True)
+    # The Khaos document as canonical JSON text (exact decimals), fixed once ready.
+    document = models.TextField(blank=True)
     process_return = models.BooleanField(default=True)
     expected_credit = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     currency = models.CharField(max_length=3)
@@ -63,3 +64,9 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return self.associated_ref
+
+    @property
+    def payload(self) -> dict:
+        from returns_hub.documents import loads
+
+        return loads(self.document) if self.document else {}

@@ -41,6 +41,10 @@ class Return(models.Model):
     store_credit_amount = models.DecimalField(**MONEY, default=0)
     exchange_amount = models.DecimalField(**MONEY, default=0)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    handling_fee = models.DecimalField(**MONEY, default=0)
+    shipping_refunded = models.DecimalField(**MONEY, default=0)
+    # Finance approved the platform settling this much; a different amount needs approval again.
+    value_approved_amount = models.DecimalField(**MONEY, null=True, blank=True)
     value_approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,13 +1,29 @@
-"""Applies the hub's return events to returns, one return at a time."""
+"""Applies the hub's return events to returns, one return at a time, then evaluates.
+
+Each event is applied under the return's row lock, recorded on its timeline
+with its event key (so it is applied once however often it arrives), and
+followed by the engine's evaluation.
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
-from returns_hub.choices import Cause
-from returns_hub.events import ReturnEvent, ReturnOpened
-from returns_hub.models import InboxDelivery, PlatformConnection, Return, ReturnUnit
-from returns_hub.services import timeline
+from returns_hub import events as ev
+from returns_hub.choices import Cause, ExchangeState, MoneyState, ReturnState, UnitState
+from returns_hub.models import (
+    ExchangeRequest,
+    InboundShipment,
+    InboxDelivery,
+    PlatformConnection,
+    Return,
+    ReturnUnit,
+    StoreCreditLiability,
+)
+from returns_hub.services import engine, timeline
+from returns_hub.services.resolution import NON_RETURN_OUTCOMES
+from returns_hub.state_machine import UNIT_TRANSITIONS, allowed, move_return, move_unit
 
 
 def associated_ref(connection: PlatformConnection, external_id: str) -> str:
@@ -19,20 +35,31 @@ def associated_ref(connection: PlatformConnection, external_id: str) -> str:
 
 @transaction.atomic
 def apply(
-    connection: PlatformConnection, event: ReturnEvent, *, delivery: InboxDelivery | None = None
+    connection: PlatformConnection, event: ev.ReturnEvent, *, delivery: InboxDelivery | None = None
 ) -> Return:
     """Apply one event. Events for one return are serialised by a row lock."""
     ret = _locked_return(connection, event)
     if timeline.seen(ret, event.event_key):
         return ret  # the same event again (a redelivery, or a poll after a webhook)
-    if isinstance(event, ReturnOpened):
-        _apply_opened(ret, event, delivery)
-    else:
+    handler = HANDLERS.get(type(event))
+    if handler is None:
         raise TypeError(f"no handler for {type(event).__name__}")
+    message = handler(ret, event, delivery)
+    timeline.record(
+        ret, _kind(event), message, cause=Cause.PLATFORM, delivery=delivery,
+        event_key=event.event_key, details={"occurred_at": str(event.occurred_at or "")},
+    )  # fmt: skip
+    engine.evaluate(ret, cause=Cause.PLATFORM, delivery=delivery)
     return ret
 
 
-def _locked_return(connection: PlatformConnection, event: ReturnEvent) -> Return:
+def _kind(event: ev.ReturnEvent) -> str:
+    return "platform_" + "".join(
+        f"_{c.lower()}" if c.isupper() else c for c in type(event).__name__
+    ).lstrip("_")
+
+
+def _locked_return(connection: PlatformConnection, event: ev.ReturnEvent) -> Return:
     defaults = {
         "associated_ref": associated_ref(connection, event.external_id),
         "currency": getattr(event, "currency", "GBP"),
@@ -40,52 +67,200 @@ def _locked_return(connection: PlatformConnection, event: ReturnEvent) -> Return
     ret, _ = Return.objects.get_or_create(
         connection=connection, external_id=event.external_id, defaults=defaults
     )
-    return Return.objects.select_for_update().get(pk=ret.pk)
+    return (
+        Return.objects.select_related("connection__khaos_channel")
+        .select_for_update(of=("self",))
+        .get(pk=ret.pk)
+    )
 
 
-def _apply_opened(ret: Return, event: ReturnOpened, delivery: InboxDelivery | None) -> None:
-    created = not ret.units.exists() and not ret.order_ref
+def _units(ret: Return, ids: tuple[str, ...]):
+    units = ret.units.order_by("id")
+    return units.filter(external_id__in=ids) if ids else units
+
+
+def _advance(ret: Return, ids: tuple[str, ...], target: str, delivery, *, stamp: str = "") -> int:
+    """Move units forward to ``target``; units already past it are left alone."""
+    moved = 0
+    for unit in _units(ret, ids):
+        if allowed(UNIT_TRANSITIONS, unit.state, target):
+            if stamp:
+                setattr(unit, stamp, timezone.now())
+                unit.save(update_fields=[stamp])
+            moved += move_unit(unit, target, cause=Cause.PLATFORM, delivery=delivery)
+    return moved
+
+
+def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
+    first_time = not ret.units.exists() and not ret.order_ref
     ret.order_ref = ret.order_ref or event.order_ref
     ret.customer_email = ret.customer_email or event.customer_email.strip().lower()
     ret.customer_name = ret.customer_name or event.customer_name
     ret.address = ret.address or event.address
     ret.currency = event.currency
     ret.platform_state = event.platform_state
+    ret.handling_fee = event.handling_fee
+    ret.shipping_refunded = event.shipping_refunded
     if event.occurred_at and ret.platform_created_at is None:
         ret.platform_created_at = event.occurred_at
     ret.save()
 
     known = set(ret.units.values_list("external_id", flat=True))
-    new_units = [
-        ReturnUnit(
-            return_ref=ret,
-            external_id=unit.external_id,
-            platform_sku=unit.platform_sku,
-            barcode=unit.barcode,
-            title=unit.title,
-            price=unit.price,
-            discount=unit.discount,
-            tax=unit.tax,
-            reason=unit.reason,
-            outcome=unit.outcome,
+    new_units = ReturnUnit.objects.bulk_create(
+        [
+            ReturnUnit(
+                return_ref=ret, external_id=u.external_id, platform_sku=u.platform_sku,
+                barcode=u.barcode, title=u.title, price=u.price, discount=u.discount, tax=u.tax,
+                reason=u.reason, outcome=u.outcome,
+            )
+            for u in event.units
+            if u.external_id not in known
+        ]
+    )  # fmt: skip
+    for unit in new_units:
+        if unit.outcome in NON_RETURN_OUTCOMES:
+            move_unit(unit, UnitState.NOT_RETURNED, cause=Cause.PLATFORM, delivery=delivery,
+                      message=f"Unit {unit.external_id} ({unit.platform_sku}) will not come back: "
+                      f"{unit.outcome.replace('_', ' ')}")  # fmt: skip
+
+    existing = set(ret.exchanges.values_list("external_id", flat=True))
+    sequence = ret.exchanges.count()
+    new_exchanges = []
+    for exchange in event.exchanges:
+        if exchange.external_id in existing:
+            continue
+        sequence += 1
+        new_exchanges.append(ExchangeRequest(
+            return_ref=ret, external_id=exchange.external_id, sequence=sequence,
+            platform_sku=exchange.platform_sku, title=exchange.title,
+            quantity=exchange.quantity, value=exchange.value,
+        ))  # fmt: skip
+    ExchangeRequest.objects.bulk_create(new_exchanges)
+    if new_exchanges:
+        ret.exchange_amount = sum(
+            (e.value for e in ret.exchanges.exclude(state=ExchangeState.CANCELLED)),
+            start=ret.exchange_amount * 0,
         )
-        for unit in event.units
-        if unit.external_id not in known
-    ]
-    ReturnUnit.objects.bulk_create(new_units)
-    count = len(new_units)
-    message = (
-        f"Return opened with {count} unit{'s' if count != 1 else ''}"
-        if created
-        else f"Return seen again; {count} new unit{'s' if count != 1 else ''}"
+        ret.save(update_fields=["exchange_amount", "updated_at"])
+
+    units = f"{len(new_units)} unit{'s' if len(new_units) != 1 else ''}"
+    exchanges = f" and {len(new_exchanges)} exchange(s)" if new_exchanges else ""
+    if first_time:
+        return f"Return opened with {units}{exchanges}"
+    return f"Return reported again ({event.platform_state or 'no state'}); {units} new{exchanges}"
+
+
+def _in_transit(ret: Return, event: ev.UnitsInTransit, delivery) -> str:
+    moved = _advance(ret, event.unit_ids, UnitState.IN_TRANSIT, delivery)
+    via = f" ({event.shipment})" if event.shipment else ""
+    return f"Platform reports the goods in transit{via}; {moved} unit(s) moved"
+
+
+def _received(ret: Return, event: ev.UnitsReceived, delivery) -> str:
+    moved = _advance(ret, event.unit_ids, UnitState.RECEIVED, delivery, stamp="received_at")
+    return f"Platform reports the goods delivered; {moved} unit(s) received"
+
+
+def _graded(ret: Return, event: ev.UnitGraded, delivery) -> str:
+    unit = ret.units.filter(external_id=event.unit_id).first()
+    if unit is None:
+        return f"Grade {event.disposition!r} for unknown unit {event.unit_id}: not applied"
+    return grade(unit, event.disposition, event.condition, cause=Cause.PLATFORM, delivery=delivery)
+
+
+def grade(unit: ReturnUnit, disposition: str, condition: str = "", *, cause: Cause,
+          actor=None, delivery=None) -> str:  # fmt: skip
+    """Record a unit's grade; shared by platform grading and the warehouse screen."""
+    ret = unit.return_ref
+    if (
+        unit.state == UnitState.GRADED
+        and ret.postings.filter(kind="return").exclude(state="held").exists()
+    ):
+        return (f"Unit {unit.external_id} graded {disposition!r} after posting: recorded, "
+                "the posting is unchanged")  # fmt: skip
+    if unit.state not in (UnitState.GRADED,) and not allowed(
+        UNIT_TRANSITIONS, unit.state, UnitState.GRADED
+    ):
+        return f"Unit {unit.external_id} is {unit.state}: grade {disposition!r} not applied"
+    unit.disposition = disposition
+    unit.condition = condition
+    unit.graded_at = timezone.now()
+    unit.graded_by = actor
+    if unit.received_at is None:
+        unit.received_at = unit.graded_at  # a graded unit has arrived
+    unit.save(update_fields=["disposition", "condition", "graded_at", "graded_by", "received_at"])
+    move_unit(unit, UnitState.GRADED, cause=cause, actor=actor, delivery=delivery)
+    return f"Unit {unit.external_id} ({unit.platform_sku}) graded {disposition!r}" + (
+        f" ({condition})" if condition else ""
     )
-    timeline.record(
-        ret,
-        "opened" if created else "updated",
-        message,
-        cause=Cause.PLATFORM,
-        delivery=delivery,
-        event_key=event.event_key,
-        to_state=ret.state,
-        details={"platform_state": event.platform_state},
-    )
+
+
+def _refunded(ret: Return, event: ev.RefundIssued, delivery) -> str:
+    ret.refunded_amount += event.amount
+    ret.refunded_at = event.occurred_at or timezone.now()
+    ret.save(update_fields=["refunded_amount", "refunded_at", "updated_at"])
+    _mark_refunded(ret, delivery)
+    ref = f" ({event.reference})" if event.reference else ""
+    return f"Platform refunded {event.amount} {event.currency}{ref}"
+
+
+def _credited(ret: Return, event: ev.CreditIssued, delivery) -> str:
+    liability, created = StoreCreditLiability.objects.get_or_create(
+        return_ref=ret, reference=event.reference,
+        defaults={"kind": event.kind, "amount": event.amount, "currency": event.currency,
+                  "issued_at": event.occurred_at},
+    )  # fmt: skip
+    if created:
+        ret.store_credit_amount += event.amount
+        ret.save(update_fields=["store_credit_amount", "updated_at"])
+        _mark_refunded(ret, delivery)
+    kind = liability.get_kind_display().lower()
+    return f"Platform issued {kind} {event.reference} of {event.amount} {event.currency}"
+
+
+def _mark_refunded(ret: Return, delivery) -> None:
+    if ret.money_state == MoneyState.PENDING:
+        move_return(ret, "money_state", MoneyState.REFUNDED, cause=Cause.PLATFORM,
+                    delivery=delivery)  # fmt: skip
+
+
+def _finished(ret: Return, target: str, delivery) -> str:
+    if not allowed(engine.RETURN_TRANSITIONS, ret.state, target):
+        return f"Platform says {target}, but the return is already {ret.state}: not applied"
+    for unit in ret.units.exclude(state__in=[UnitState.CANCELLED, UnitState.NOT_RETURNED]):
+        if allowed(UNIT_TRANSITIONS, unit.state, UnitState.CANCELLED):
+            move_unit(unit, UnitState.CANCELLED, cause=Cause.PLATFORM, delivery=delivery)
+    move_return(ret, "state", target, cause=Cause.PLATFORM, delivery=delivery)
+    return f"Platform reports the return {target}"
+
+
+def _cancelled(ret: Return, event: ev.ReturnCancelled, delivery) -> str:
+    return _finished(ret, ReturnState.CANCELLED, delivery)
+
+
+def _expired(ret: Return, event: ev.ReturnExpired, delivery) -> str:
+    return _finished(ret, ReturnState.EXPIRED, delivery)
+
+
+def _shipment(ret: Return, event: ev.ShipmentAnnounced, delivery) -> str:
+    shipment, _ = InboundShipment.objects.get_or_create(
+        connection=ret.connection, reference=event.reference,
+        defaults={"po_number": event.po_number, "carrier": event.carrier,
+                  "tracking": event.tracking, "departed_at": event.departed_at},
+    )  # fmt: skip
+    count = _units(ret, event.unit_ids).update(shipment=shipment)
+    _advance(ret, event.unit_ids, UnitState.IN_TRANSIT, delivery)
+    return f"{count} unit(s) expected on shipment {event.reference}"
+
+
+HANDLERS = {
+    ev.ReturnOpened: _opened,
+    ev.UnitsInTransit: _in_transit,
+    ev.UnitsReceived: _received,
+    ev.UnitGraded: _graded,
+    ev.RefundIssued: _refunded,
+    ev.CreditIssued: _credited,
+    ev.ReturnCancelled: _cancelled,
+    ev.ReturnExpired: _expired,
+    ev.ShipmentAnnounced: _shipment,
+}
