@@ -1,6 +1,8 @@
-"""Recurring tasks, registered by name with update_or_create (safe to repeat)."""
+"""The connectors' recurring tasks."""
 
 from django_q.models import Schedule
+
+from returns_hub import schedules
 
 SCHEDULES = [
     {
@@ -13,6 +15,4 @@ SCHEDULES = [
 
 
 def register(**kwargs) -> None:
-    for schedule in SCHEDULES:
-        values = {key: value for key, value in schedule.items() if key != "name"}
-        Schedule.objects.update_or_create(name=schedule["name"], defaults=values)
+    schedules.register(SCHEDULES)

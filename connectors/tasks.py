@@ -65,8 +65,7 @@ def process_delivery(delivery_id: int) -> str:
             return _finish(delivery, InboxStatus.INVALID, str(exc))
         try:
             with transaction.atomic():
-                for event in events:
-                    ingest.apply(delivery.connection, event, delivery=delivery)
+                ingest.apply_all(delivery.connection, list(events), delivery=delivery)
         except Exception as exc:
             logger.exception("delivery failed", extra={"delivery": delivery.pk})
             dead = delivery.attempts >= settings.HUB["INBOX_MAX_ATTEMPTS"]

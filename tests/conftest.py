@@ -77,3 +77,40 @@ def post_webhook(client):
         )
 
     return post
+
+
+MAPPING_FILES = [
+    ("khaos_return_reasons", "khaos_return_reasons.csv"),
+    ("sku_mappings", "sku_mappings.csv"),
+    ("reason_mappings", "reason_mappings.csv"),
+    ("disposition_mappings", "disposition_mappings.csv"),
+    ("customers", "customers.csv"),
+]
+
+
+@pytest.fixture
+def workspace(db):
+    """The fixtures' retailer: product master, stock, mapping tables, a channel at
+    site 1 with no default URN, and one connection per platform with its default policy."""
+    import tablib
+
+    from returns_hub.resources import MAPPING_RESOURCES
+    from returns_hub.services.products import apply_stock_status, apply_stock_upload
+
+    channel = factories.KhaosChannelFactory(slug="hf", site_id=1, default_urn="")
+    connections = {}
+    for platform in ("loop", "happy-returns", "reveni", "swap", "rebound"):
+        connections[platform] = factories.PlatformConnectionFactory(
+            platform=platform,
+            slug=f"hf-{platform}",
+            posting_policy=registry.get(platform).spec.default_policy,
+            khaos_channel=channel,
+        )
+    apply_stock_upload(fixture_json("khaos/stock_upload_previous.json"))
+    apply_stock_upload(fixture_json("khaos/stock_upload.json"))
+    apply_stock_status(fixture_json("khaos/stock_status_upload.json"))
+    for table, name in MAPPING_FILES:
+        dataset = tablib.Dataset().load((FIXTURES / "mappings" / name).read_text(), format="csv")
+        result = MAPPING_RESOURCES[table]().import_data(dataset, raise_errors=True)
+        assert not result.has_validation_errors()
+    return type("Workspace", (), {"channel": channel, "connections": connections})

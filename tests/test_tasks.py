@@ -70,7 +70,7 @@ def test_a_failing_apply_is_kept_for_retry_then_given_up(loop_connection, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(ingest, "apply", broken)
+    monkeypatch.setattr(ingest, "apply_all", broken)
     assert tasks.process_delivery(delivery.pk) == InboxStatus.FAILED
     delivery.refresh_from_db()
     assert delivery.error == "RuntimeError: database hiccup"

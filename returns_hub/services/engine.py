@@ -243,7 +243,7 @@ def _sync_exceptions(ret: Return, problems: list[Problem], ctx: Context) -> set[
         if ExceptionCase.objects.filter(cause_key=key, status=ExceptionStatus.IGNORED).exists():
             continue
         case, created = open_exception(
-            problem.kind, cause_key=key, message=problem.message, return_ref=ret,
+            problem.kind, cause_key=key, message=problem.message, recurrence=False, return_ref=ret,
             unit=problem.unit, connection=ret.connection, delivery=ctx.delivery,
             details=problem.details,
         )  # fmt: skip

@@ -10,13 +10,18 @@ from returns_hub.models import ExceptionCase
 
 
 def open_exception(
-    kind: ExceptionKind, *, cause_key: str, message: str, **links
+    kind: ExceptionKind, *, cause_key: str, message: str, recurrence: bool = True, **links
 ) -> tuple[ExceptionCase, bool]:
-    """The open exception for ``cause_key``, created if there is none. (case, created)"""
+    """The open exception for ``cause_key``, created if there is none. (case, created)
+
+    ``recurrence``: the cause was seen again (a new failed poll, say), so count it;
+    an evaluation that finds the same cause still there is not a recurrence.
+    """
     existing = ExceptionCase.objects.filter(cause_key=cause_key, status=ExceptionStatus.OPEN)
     case = existing.first()
     if case is not None:
-        existing.update(occurrences=F("occurrences") + 1)
+        if recurrence:
+            existing.update(occurrences=F("occurrences") + 1)
         return case, False
     try:
         with transaction.atomic():

@@ -34,23 +34,55 @@ def associated_ref(connection: PlatformConnection, external_id: str) -> str:
 
 
 @transaction.atomic
+def apply_all(
+    connection: PlatformConnection,
+    events: list[ev.ReturnEvent],
+    *,
+    delivery: InboxDelivery | None = None,
+) -> list[Return]:
+    """Apply the events of one delivery, then evaluate each return they touched once.
+
+    A delivery is one moment of the platform's story (a snapshot can hold a
+    grade and the refund beside it): the engine decides on all of it, not on
+    the first half. Each return is held under its row lock throughout.
+    """
+    touched: dict[int, Return] = {}
+    changed: set[int] = set()
+    for event in events:
+        ret = touched.get(_return_key(connection, event))
+        if ret is None:
+            ret = _locked_return(connection, event)
+            touched[ret.pk] = ret
+        if timeline.seen(ret, event.event_key):
+            continue  # the same event again (a redelivery, or a poll after a webhook)
+        changed.add(ret.pk)
+        handler = HANDLERS.get(type(event))
+        if handler is None:
+            raise TypeError(f"no handler for {type(event).__name__}")
+        message = handler(ret, event, delivery)
+        timeline.record(
+            ret, _kind(event), message, cause=Cause.PLATFORM, delivery=delivery,
+            event_key=event.event_key, details={"occurred_at": str(event.occurred_at or "")},
+        )  # fmt: skip
+    for ret in touched.values():
+        if ret.pk in changed:  # nothing new: nothing to decide, nothing changes
+            engine.evaluate(ret, cause=Cause.PLATFORM, delivery=delivery)
+    return list(touched.values())
+
+
 def apply(
     connection: PlatformConnection, event: ev.ReturnEvent, *, delivery: InboxDelivery | None = None
 ) -> Return:
-    """Apply one event. Events for one return are serialised by a row lock."""
-    ret = _locked_return(connection, event)
-    if timeline.seen(ret, event.event_key):
-        return ret  # the same event again (a redelivery, or a poll after a webhook)
-    handler = HANDLERS.get(type(event))
-    if handler is None:
-        raise TypeError(f"no handler for {type(event).__name__}")
-    message = handler(ret, event, delivery)
-    timeline.record(
-        ret, _kind(event), message, cause=Cause.PLATFORM, delivery=delivery,
-        event_key=event.event_key, details={"occurred_at": str(event.occurred_at or "")},
-    )  # fmt: skip
-    engine.evaluate(ret, cause=Cause.PLATFORM, delivery=delivery)
-    return ret
+    """Apply one event and evaluate its return."""
+    return apply_all(connection, [event], delivery=delivery)[0]
+
+
+def _return_key(connection: PlatformConnection, event: ev.ReturnEvent) -> int | None:
+    return (
+        Return.objects.filter(connection=connection, external_id=event.external_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def _kind(event: ev.ReturnEvent) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
-from returns_hub.models import KhaosProduct, ProductBarcode, StockCodeHistory
+from returns_hub.models import KhaosProduct, ProductBarcode, StockCodeHistory, StockLevel
 
 
 class StockUploadError(ValueError):
@@ -120,3 +120,50 @@ def _sync_barcodes(product: KhaosProduct, codes: Iterable[str]) -> None:
         [ProductBarcode(product=product, barcode=code) for code in sorted(wanted - have)],
         ignore_conflicts=True,
     )
+
+
+def _level(value: Any, where: str) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise StockUploadError(f"{where} must be a number")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise StockUploadError(f"{where} must be a number, got {value!r}") from None
+
+
+@transaction.atomic
+def apply_stock_status(payload: Mapping[str, Any]) -> int:
+    """Availability per product and site from a StockStatusUpload. Idempotent.
+
+    A status without ``Levels`` (an item that is not stock-controlled) clears
+    the level: availability is then not a constraint.
+    """
+    statuses = payload.get("Statuses") if isinstance(payload, Mapping) else None
+    if not isinstance(statuses, list):
+        raise StockUploadError("a StockStatusUpload is a JSON object with a Statuses list")
+    changed = 0
+    for index, status in enumerate(statuses):
+        where = f"Statuses[{index}]"
+        if not isinstance(status, Mapping) or not status.get("StockID") or not status.get("SiteID"):
+            raise StockUploadError(f"{where} needs a StockID and a SiteID")
+        product = KhaosProduct.objects.filter(stock_id=str(status["StockID"])).first()
+        if product is None:
+            raise StockUploadError(f"{where}: StockID {status['StockID']} is not in the product "
+                                   "master; send the StockUpload first")  # fmt: skip
+        levels = status.get("Levels") or {}
+        values = {
+            "available": _level(levels.get("Available"), f"{where}.Levels.Available"),
+            "on_order": _level(levels.get("OnOrder"), f"{where}.Levels.OnOrder"),
+        }
+        level, created = StockLevel.objects.get_or_create(
+            product=product, site_id=int(status["SiteID"]), defaults=values
+        )
+        if not created and any(getattr(level, k) != v for k, v in values.items()):
+            for name, value in values.items():
+                setattr(level, name, value)
+            level.save()
+            changed += 1
+        changed += created
+    return changed

@@ -1,0 +1,62 @@
+"""Fixing a cause re-evaluates what it held: no one has to press retry.
+
+A change to a mapping row, the product master, stock levels or a channel
+queues one re-evaluation per transaction of the returns held by the kinds of
+exception that change could clear, whether it came through the admin, the
+API, an import or a Khaos upload.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django_q.tasks import async_task
+
+from returns_hub import models
+from returns_hub.choices import ExceptionKind as K
+
+SKU = [K.UNKNOWN_SKU, K.INACTIVE_SKU, K.EXCHANGE_UNAVAILABLE]
+CLEARS: dict[type, list[str]] = {
+    models.SkuMapping: SKU,
+    models.KhaosProduct: SKU,
+    models.ProductBarcode: SKU,
+    models.StockCodeHistory: SKU,
+    models.StockLevel: [K.EXCHANGE_UNAVAILABLE],
+    models.ReasonMapping: [K.UNMAPPED_REASON],
+    models.DispositionMapping: [K.UNMAPPED_DISPOSITION],
+    models.KhaosReturnReason: [K.UNMAPPED_REASON, K.UNMAPPED_DISPOSITION],
+    models.CustomerMapping: [K.UNKNOWN_CUSTOMER],
+    models.KhaosChannel: [K.UNKNOWN_CUSTOMER, K.EXCHANGE_UNAVAILABLE],
+}
+
+_pending = threading.local()
+
+
+def _flush() -> None:
+    kinds = sorted(getattr(_pending, "kinds", set()))
+    _pending.kinds = set()
+    if kinds:
+        async_task("returns_hub.tasks.reevaluate_held", kinds, group="reevaluate")
+
+
+def queue_reevaluation(kinds: list[str]) -> None:
+    """Once per transaction, however many rows changed in it: the first commit
+    callback takes every kind gathered so far, the rest find nothing to do."""
+    if not hasattr(_pending, "kinds"):
+        _pending.kinds = set()
+    _pending.kinds.update(kinds)
+    transaction.on_commit(_flush)
+
+
+def _changed(sender, **kwargs) -> None:
+    if kwargs.get("raw"):
+        return  # loaddata
+    queue_reevaluation(CLEARS[sender])
+
+
+def connect() -> None:
+    for model in CLEARS:
+        post_save.connect(_changed, sender=model, dispatch_uid=f"reevaluate-{model.__name__}")
+        post_delete.connect(_changed, sender=model, dispatch_uid=f"reevaluate-del-{model.__name__}")

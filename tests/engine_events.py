@@ -1,0 +1,93 @@
+"""Small builders of the hub's events for engine tests, with the fixtures' values."""
+
+from decimal import Decimal
+
+from returns_hub import events as ev
+from returns_hub.models import Return
+from returns_hub.services import ingest
+
+_counter = iter(range(1, 10**9))
+
+
+def D(value) -> Decimal:
+    return Decimal(str(value))
+
+
+def unit(uid, sku, price, tax="0.00", *, discount="0.00", reason="", outcome="refund",
+         barcode=""):  # fmt: skip
+    return ev.UnitData(
+        external_id=str(uid), platform_sku=sku, barcode=barcode, price=D(price),
+        discount=D(discount), tax=D(tax), reason=reason, outcome=outcome,
+    )  # fmt: skip
+
+
+def key(rid, what):
+    return f"test:{rid}:{what}"
+
+
+def opened(rid, units, *, order="1001", email="", name="Test Customer", exchanges=(),
+           currency="GBP"):  # fmt: skip
+    return ev.ReturnOpened(
+        external_id=rid, event_key=key(rid, f"opened:{len(units)}:{len(exchanges)}"),
+        occurred_at=None, order_ref=order, customer_email=email, customer_name=name,
+        address={"line1": "1 High Street", "town": "York", "postcode": "YO1 1AA",
+                 "country_code": "GB"},
+        currency=currency, units=tuple(units), exchanges=tuple(exchanges),
+    )  # fmt: skip
+
+
+def exchange(xid, sku, value, quantity=1):
+    return ev.ExchangeData(external_id=str(xid), platform_sku=sku, value=D(value),
+                           quantity=quantity)  # fmt: skip
+
+
+def in_transit(rid, *ids):
+    return ev.UnitsInTransit(rid, key(rid, f"transit:{ids}"), None, unit_ids=tuple(map(str, ids)))
+
+
+def received(rid, *ids):
+    return ev.UnitsReceived(rid, key(rid, f"received:{ids}"), None, unit_ids=tuple(map(str, ids)))
+
+
+def graded(rid, uid, disposition, condition=""):
+    return ev.UnitGraded(rid, key(rid, f"graded:{uid}:{disposition}"), None, unit_id=str(uid),
+                         disposition=disposition, condition=condition)  # fmt: skip
+
+
+def refunded(rid, amount, reference="R1"):
+    return ev.RefundIssued(rid, key(rid, f"refund:{reference}"), None, amount=D(amount),
+                           reference=reference)  # fmt: skip
+
+
+def credited(rid, amount, reference, kind="store_credit"):
+    return ev.CreditIssued(rid, key(rid, f"credit:{reference}"), None, amount=D(amount),
+                           reference=reference, kind=kind)  # fmt: skip
+
+
+def cancelled(rid):
+    return ev.ReturnCancelled(rid, key(rid, "cancelled"), None)
+
+
+def expired(rid):
+    return ev.ReturnExpired(rid, key(rid, "expired"), None)
+
+
+def shipment(rid, reference, *ids):
+    return ev.ShipmentAnnounced(rid, key(rid, f"shipment:{reference}"), None,
+                                reference=reference, unit_ids=tuple(map(str, ids)))  # fmt: skip
+
+
+def apply(connection, *events) -> Return:
+    """Each event as its own delivery."""
+    ret = None
+    for event in events:
+        ret = ingest.apply(connection, event)
+    ret.refresh_from_db()
+    return ret
+
+
+def apply_together(connection, *events) -> Return:
+    """The events as one delivery (one snapshot)."""
+    (ret,) = ingest.apply_all(connection, list(events))
+    ret.refresh_from_db()
+    return ret
