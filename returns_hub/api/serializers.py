@@ -234,3 +234,22 @@ class KhaosChannelSerializer(serializers.ModelSerializer):
             "download_frequency_minutes", "batch_size", "confirmation_days",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+class GradeSerializer(serializers.Serializer):
+    disposition = serializers.CharField(
+        max_length=100, help_text="The platform's grade code, as in the disposition table."
+    )
+    condition = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RequiredNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, help_text="Why the exception is ignored.")
+
+
+class ActionErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()

@@ -1,8 +1,14 @@
 from django.db.models import Prefetch
-from rest_framework import viewsets
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
 
 from returns_hub import filtersets
 from returns_hub.api import serializers as s
+from returns_hub.api.permissions import has_perm, owns_exception
 from returns_hub.models import (
     CustomerMapping,
     DispositionMapping,
@@ -20,6 +26,13 @@ from returns_hub.models import (
     StockLevel,
     TimelineEntry,
 )
+from returns_hub.services import actions
+
+CONFLICT = OpenApiResponse(s.ActionErrorSerializer, description="Not possible in this state.")
+
+
+def _conflict(error: actions.ActionError) -> Response:
+    return Response({"error": str(error)}, status=status.HTTP_409_CONFLICT)
 
 
 class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
@@ -44,6 +57,63 @@ class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return s.ReturnDetailSerializer if self.action == "retrieve" else s.ReturnListSerializer
 
+    def _unit(self, pk, unit_id) -> ReturnUnit:
+        return get_object_or_404(ReturnUnit.objects.select_related("return_ref__connection"),
+                                 pk=unit_id, return_ref_id=pk)  # fmt: skip
+
+    @extend_schema(
+        summary="Confirm a unit arrived",
+        request=None,
+        responses={200: s.ReturnUnitSerializer, 409: CONFLICT},
+    )
+    @action(detail=True, methods=["post"], url_path=r"units/(?P<unit_id>\d+)/receive",
+            permission_classes=[has_perm("returns_hub.receive_unit")])  # fmt: skip
+    def receive(self, request, pk=None, unit_id=None):
+        unit = self._unit(pk, unit_id)
+        try:
+            unit = actions.receive_unit(unit, user=request.user)
+        except actions.ActionError as error:
+            return _conflict(error)
+        return Response(s.ReturnUnitSerializer(unit).data)
+
+    @extend_schema(
+        summary="Grade a unit",
+        description="The disposition code maps through the disposition table to a Khaos "
+        "return reason and site; an unmapped code is an exception, never sellable.",
+        request=s.GradeSerializer,
+        responses={200: s.ReturnUnitSerializer, 409: CONFLICT},
+    )
+    @action(detail=True, methods=["post"], url_path=r"units/(?P<unit_id>\d+)/grade",
+            permission_classes=[has_perm("returns_hub.grade_unit")])  # fmt: skip
+    def grade(self, request, pk=None, unit_id=None):
+        unit = self._unit(pk, unit_id)
+        body = s.GradeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            unit = actions.grade_unit(unit, body.validated_data["disposition"], user=request.user,
+                                      condition=body.validated_data["condition"])  # fmt: skip
+        except actions.ActionError as error:
+            return _conflict(error)
+        return Response(s.ReturnUnitSerializer(unit).data)
+
+    @extend_schema(
+        summary="Approve a value mismatch",
+        description="Finance accepts what the platform settled; the posting is released.",
+        request=s.NoteSerializer,
+        responses={200: s.ReturnListSerializer, 409: CONFLICT},
+    )
+    @action(detail=True, methods=["post"], url_path="approve-value",
+            permission_classes=[has_perm("returns_hub.approve_value")])  # fmt: skip
+    def approve_value(self, request, pk=None):
+        ret = get_object_or_404(Return, pk=pk)
+        body = s.NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            ret = actions.approve_value(ret, user=request.user, note=body.validated_data["note"])
+        except actions.ActionError as error:
+            return _conflict(error)
+        return Response(s.ReturnListSerializer(ret).data)
+
 
 class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
     """Exceptions: what holds a return, which team owns it, and how it was resolved."""
@@ -51,6 +121,61 @@ class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = ExceptionCase.objects.select_related("assignee", "resolved_by")
     serializer_class = s.ExceptionSerializer
     filterset_class = filtersets.ExceptionFilterSet
+
+    def _owned(self, request, pk) -> ExceptionCase:
+        case = get_object_or_404(ExceptionCase.objects.select_related("return_ref"), pk=pk)
+        if not owns_exception(request.user, case):
+            raise PermissionDenied(f"This exception is owned by the {case.owner} team.")
+        return case
+
+    def _act(self, request, pk, body_class, do):
+        case = self._owned(request, pk)
+        body = body_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            case = do(case, request.user, body.validated_data)
+        except actions.ActionError as error:
+            return _conflict(error)
+        case.refresh_from_db()
+        return Response(s.ExceptionSerializer(case).data)
+
+    @extend_schema(
+        summary="Resolve an exception",
+        description="Marks it resolved and evaluates the return again; if the cause is still "
+        "there a new exception opens. A value mismatch is resolved by approving the value.",
+        request=s.NoteSerializer,
+        responses={200: s.ExceptionSerializer, 409: CONFLICT},
+    )
+    @action(detail=True, methods=["post"],
+            permission_classes=[has_perm("returns_hub.resolve_exception")])  # fmt: skip
+    def resolve(self, request, pk=None):
+        return self._act(request, pk, s.NoteSerializer, lambda case, user, data:
+                         actions.resolve_exception(case, user=user, note=data["note"]))  # fmt: skip
+
+    @extend_schema(
+        summary="Ignore an exception",
+        description="Acknowledges a cause that will not be fixed, with a note; the return "
+        "stays held by it and no new exception opens for the same cause.",
+        request=s.RequiredNoteSerializer,
+        responses={200: s.ExceptionSerializer, 409: CONFLICT},
+    )
+    @action(detail=True, methods=["post"],
+            permission_classes=[has_perm("returns_hub.resolve_exception")])  # fmt: skip
+    def ignore(self, request, pk=None):
+        return self._act(request, pk, s.RequiredNoteSerializer, lambda case, user, data:
+                         actions.ignore_exception(case, user=user, note=data["note"]))  # fmt: skip
+
+    @extend_schema(
+        summary="Retry now",
+        description="Evaluates the return again (or processes the delivery again).",
+        request=None,
+        responses={200: s.ExceptionSerializer, 409: CONFLICT},
+    )
+    @action(detail=True, methods=["post"],
+            permission_classes=[has_perm("returns_hub.resolve_exception")])  # fmt: skip
+    def retry(self, request, pk=None):
+        return self._act(request, pk, s.NoteSerializer, lambda case, user, data:
+                         actions.retry_exception(case, user=user))  # fmt: skip
 
 
 class PostingViewSet(viewsets.ReadOnlyModelViewSet):
