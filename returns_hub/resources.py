@@ -75,6 +75,16 @@ class CustomerMappingResource(resources.ModelResource):
         row["email"] = (row.get("email") or "").strip().lower()
 
 
+# The tables in the order they load (reasons before the rows that name them),
+# with the file names used by the demo workspace and the test fixtures.
+MAPPING_FILES = [
+    ("khaos_return_reasons", "khaos_return_reasons.csv"),
+    ("sku_mappings", "sku_mappings.csv"),
+    ("reason_mappings", "reason_mappings.csv"),
+    ("disposition_mappings", "disposition_mappings.csv"),
+    ("customers", "customers.csv"),
+]
+
 MAPPING_RESOURCES = {
     "khaos_return_reasons": KhaosReturnReasonResource,
     "sku_mappings": SkuMappingResource,

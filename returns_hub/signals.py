@@ -31,22 +31,24 @@ CLEARS: dict[type, list[str]] = {
     models.KhaosChannel: [K.UNKNOWN_CUSTOMER, K.EXCHANGE_UNAVAILABLE],
 }
 
-_pending = threading.local()
+_local = threading.local()
 
 
 def _flush() -> None:
-    kinds = sorted(getattr(_pending, "kinds", set()))
-    _pending.kinds = set()
+    kinds = sorted(getattr(_local, "kinds", ()))
+    _local.kinds = set()
     if kinds:
         async_task("returns_hub.tasks.reevaluate_held", kinds, group="reevaluate")
 
 
 def queue_reevaluation(kinds: list[str]) -> None:
     """Once per transaction, however many rows changed in it: the first commit
-    callback takes every kind gathered so far, the rest find nothing to do."""
-    if not hasattr(_pending, "kinds"):
-        _pending.kinds = set()
-    _pending.kinds.update(kinds)
+    callback takes every kind gathered so far and the others find nothing left.
+    (Kinds gathered in a transaction that rolled back ride along with the next
+    commit: one extra, harmless, re-evaluation.)"""
+    if not getattr(_local, "kinds", None):
+        _local.kinds = set()
+    _local.kinds.update(kinds)
     transaction.on_commit(_flush)
 
 

@@ -79,22 +79,13 @@ def post_webhook(client):
     return post
 
 
-MAPPING_FILES = [
-    ("khaos_return_reasons", "khaos_return_reasons.csv"),
-    ("sku_mappings", "sku_mappings.csv"),
-    ("reason_mappings", "reason_mappings.csv"),
-    ("disposition_mappings", "disposition_mappings.csv"),
-    ("customers", "customers.csv"),
-]
-
-
 @pytest.fixture
 def workspace(db):
     """The fixtures' retailer: product master, stock, mapping tables, a channel at
     site 1 with no default URN, and one connection per platform with its default policy."""
     import tablib
 
-    from returns_hub.resources import MAPPING_RESOURCES
+    from returns_hub.resources import MAPPING_FILES, MAPPING_RESOURCES
     from returns_hub.services.products import apply_stock_status, apply_stock_upload
 
     channel = factories.KhaosChannelFactory(slug="hf", site_id=1, default_urn="")

@@ -12,16 +12,10 @@ from django.db import transaction
 
 from returns_hub.choices import Team
 from returns_hub.models import PlatformConnection
+from returns_hub.resources import MAPPING_FILES
 from returns_hub.services.products import apply_stock_upload
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
-MAPPING_FILES = [
-    ("khaos_return_reasons", "khaos_return_reasons.csv"),
-    ("sku_mappings", "sku_mappings.csv"),
-    ("reason_mappings", "reason_mappings.csv"),
-    ("disposition_mappings", "disposition_mappings.csv"),
-    ("customers", "customers.csv"),
-]
 # Each platform's simulator listens on its own local port (see the README).
 DEMO_CONNECTIONS = [
     ("loop", "demo-loop", 8101),
