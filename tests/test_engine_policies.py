@@ -398,3 +398,36 @@ def test_missing_source_order_is_a_cx_exception(workspace):
 
 def test_a_money_value_is_always_a_decimal():
     assert D("0.1") + D("0.2") == Decimal("0.3")
+
+
+def _scenarios():
+    return {
+        "happy-returns": [hr_1011(), in_transit(HR_ID), refunded(HR_ID, "141.99"),
+                          graded(HR_ID, "a1d4", "sellable"), graded(HR_ID, "e58b", "sellable")],
+        "reveni": [reveni_1021(), refunded(REVENI, "113.00"), graded(REVENI, "rvi_a2", "good")],
+        "swap": [opened("40099", [unit("1", "HF-DRS-WRP-SAG-10", "74.17", "14.83")],
+                        order="1031", email="aisha.khan@example.com",
+                        exchanges=[exchange("1", "HF-DRS-WRP-SAG-12", "89.00")]),
+                 received("40099"), graded("40099", "1", "restock")],
+        "rebound": [opened("884598", [unit("1", "HF-DNM-SLM-IND-3032", "79.00")], order="1"),
+                    graded("884598", "1", "repair")],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("platform", ["happy-returns", "reveni", "swap", "rebound"])
+def test_a_rerun_of_any_event_changes_nothing(workspace, platform):
+    from returns_hub.models import Return, TimelineEntry
+
+    connection = workspace.connections[platform]
+    events = _scenarios()[platform]
+    apply(connection, *events)
+
+    def state():
+        return [list(m.objects.order_by("pk").values())
+                for m in (Return, Posting, ExceptionCase, TimelineEntry)]  # fmt: skip
+
+    before = state()
+    for event in events:
+        apply(connection, event)
+    apply_together(connection, *events)
+    assert state() == before
