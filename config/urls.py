@@ -22,6 +22,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("webhooks/<str:platform>/<str:slug>/", receive, name="webhook"),
+    path("khaos/", include("connectors.khaos.urls")),
 ]
 
 admin.site.site_header = "Returns hub"

@@ -71,6 +71,7 @@ MATRIX: dict[str, list[str]] = {
         "returns_hub.view_productbarcode",
         "returns_hub.view_stockcodehistory",
         "returns_hub.view_inboxdelivery",
+        "returns_hub.view_khaosupload",
         "returns_hub.retry_delivery",
         "returns_hub.view_platformconnection",
         "returns_hub.change_platformconnection",
@@ -81,8 +82,12 @@ MATRIX: dict[str, list[str]] = {
 }
 
 
-def sync(apps) -> None:
-    """Create the four groups and give each exactly the matrix's permissions."""
+def sync(apps, *, strict: bool = True) -> None:
+    """Create the four groups and give each exactly the matrix's permissions.
+
+    ``strict=False`` (inside a migration, before later migrations have made
+    every model) grants what exists; the sync after ``migrate`` is strict.
+    """
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     wanted = {perm for perms in MATRIX.values() for perm in perms}
@@ -92,11 +97,11 @@ def sync(apps) -> None:
         if f"{perm.content_type.app_label}.{perm.codename}" in wanted
     }
     missing = wanted - set(found)
-    if missing:
+    if missing and strict:
         raise LookupError(f"permissions in the role matrix do not exist: {sorted(missing)}")
     for team, perms in MATRIX.items():
         group, _ = group_model.objects.get_or_create(name=team)
-        group.permissions.set([found[perm] for perm in perms])
+        group.permissions.set([found[perm] for perm in perms if perm in found])
 
 
 def sync_after_migrate(sender, apps=None, **kwargs) -> None:

@@ -13,7 +13,7 @@ def create_groups(apps, schema_editor):
         app_config.models_module = None
     from returns_hub import roles
 
-    roles.sync(apps)
+    roles.sync(apps, strict=False)
 
 
 def remove_groups(apps, schema_editor):

@@ -1,6 +1,6 @@
 from returns_hub.models.connections import KhaosChannel, PlatformConnection
 from returns_hub.models.exceptions import ExceptionCase
-from returns_hub.models.inbox import InboxDelivery
+from returns_hub.models.inbox import InboxDelivery, KhaosUpload
 from returns_hub.models.mappings import (
     CustomerMapping,
     DispositionMapping,
@@ -29,6 +29,7 @@ __all__ = [
     "KhaosChannel",
     "KhaosProduct",
     "KhaosReturnReason",
+    "KhaosUpload",
     "PlatformConnection",
     "Posting",
     "ProductBarcode",

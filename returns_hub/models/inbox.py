@@ -47,3 +47,39 @@ class InboxDelivery(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class KhaosUpload(models.Model):
+    """One push from Khaos to the channel (stock, stock status, order status), kept whole."""
+
+    class Endpoint(models.TextChoices):
+        STOCK = "stock", "StockUpload"
+        STOCK_STATUS = "stock-status", "StockStatusUpload"
+        ORDER_STATUS = "order-status", "OrderStatusUpload"
+
+    class Status(models.TextChoices):
+        STORED = "stored", "Stored"
+        REJECTED = "rejected", "Rejected (400)"
+        FAILED = "failed", "Failed (500)"
+
+    channel = models.ForeignKey(
+        "returns_hub.KhaosChannel", on_delete=models.PROTECT, related_name="uploads"
+    )
+    endpoint = models.CharField(max_length=20, choices=Endpoint.choices)
+    format = models.CharField(max_length=4)
+    body = models.BinaryField()
+    status = models.CharField(max_length=10, choices=Status.choices)
+    error = models.TextField(blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["channel", "endpoint", "-id"], name="khaos_upload_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_endpoint_display()} #{self.pk} ({self.status})"
+
+    @property
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", errors="replace")

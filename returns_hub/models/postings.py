@@ -37,6 +37,10 @@ class Posting(models.Model):
     first_downloaded_at = models.DateTimeField(null=True, blank=True)
     last_downloaded_at = models.DateTimeField(null=True, blank=True)
     download_count = models.PositiveIntegerField(default=0)
+    # Order in which Khaos is served this channel's documents of this kind; a
+    # continuation token is the last number served. Given under the channel's
+    # row lock when first served, so numbers never appear out of order.
+    serve_seq = models.BigIntegerField(null=True, blank=True, editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmation_ref = models.CharField(
         max_length=50, blank=True, help_text="Credit note or sales order code in Khaos."
@@ -54,12 +58,20 @@ class Posting(models.Model):
                 condition=~models.Q(kind=PostingKind.EXCHANGE_ORDER, exchange__isnull=True),
                 name="exchange_order_has_exchange",
             ),
+            models.UniqueConstraint(
+                fields=["channel", "kind", "serve_seq"], name="posting_serve_seq_once"
+            ),
         ]
         indexes = [
             models.Index(fields=["channel", "kind", "state", "id"], name="posting_download"),
             models.Index(fields=["state", "-id"], name="posting_state_id"),
             models.Index(fields=["associated_ref"], name="posting_associated_ref"),
             models.Index(fields=["confirm_by"], name="posting_confirm_by"),
+            models.Index(
+                fields=["channel", "kind", "serve_seq"],
+                condition=models.Q(serve_seq__isnull=False),
+                name="posting_serve_seq",
+            ),
         ]
 
     def __str__(self) -> str:

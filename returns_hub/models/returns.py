@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from returns_hub.choices import (
@@ -246,7 +247,7 @@ class TimelineEntry(models.Model):
     # The platform event this entry records, so the same event arriving by
     # webhook and by poll is written once.
     event_key = models.CharField(max_length=255, null=True, blank=True)
-    details = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     class Meta:
         verbose_name_plural = "timeline entries"

@@ -1,0 +1,205 @@
+"""The channel's rules: which documents Khaos is served, and what its pushes change.
+
+Downloads: each document of a kind is given a serve number the first time it
+is served, under the channel's row lock, so numbers only ever grow in the
+order Khaos sees them. The ``Sirion-Continuation`` token is the last number
+served: a poll with token N is answered with the documents numbered after N
+(served before, if Khaos lost that answer) and then new ones, up to the
+batch size. A document is never served under two payloads: its text is fixed
+once it is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from connectors.khaos import schema
+from returns_hub import documents
+from returns_hub.choices import Cause, ExchangeState, PostingKind, PostingState
+from returns_hub.models import KhaosChannel, Posting
+from returns_hub.services import timeline
+
+logger = logging.getLogger(__name__)
+
+SERVABLE = (PostingState.READY, PostingState.DOWNLOADED, PostingState.CONFIRMED)
+TOKEN = re.compile(r"^hub-(\d+)$")
+
+
+@dataclass
+class Page:
+    documents: list[dict]
+    token: str
+
+
+def parse_token(channel: KhaosChannel, kind: str, raw: str | None) -> int:
+    """Our own token, or Khaos's first-contact date-time, as a serve number to start after."""
+    value = (raw or "").strip().strip('"')
+    match = TOKEN.match(value)
+    if match:
+        return int(match.group(1))
+    if value:
+        try:
+            since = datetime.fromisoformat(value.replace(" ", "T").replace("Z", "+00:00"))
+        except ValueError:
+            since = None
+        if since is not None:
+            if timezone.is_naive(since):
+                since = timezone.make_aware(since, timezone.utc)
+            # Everything first served before that moment, Khaos has.
+            served = Posting.objects.filter(
+                channel=channel, kind=kind, first_downloaded_at__lt=since
+            ).aggregate(last=Max("serve_seq"))["last"]
+            return served or 0
+    return 0
+
+
+def parse_specific_ids(raw: str | None) -> list[str]:
+    """``SpecificIDs: "AREF1,AREF2"``, quoted or not."""
+    parts = (part.strip().strip('"').strip() for part in (raw or "").strip().strip('"').split(","))
+    return [part for part in parts if part]
+
+
+@transaction.atomic
+def serve(channel: KhaosChannel, kind: str, *, token: str | None, specific: str | None) -> Page:
+    KhaosChannel.objects.select_for_update().get(pk=channel.pk)  # one page at a time per channel
+    refs = parse_specific_ids(specific)
+    if refs:
+        postings = list(
+            Posting.objects.filter(
+                channel=channel, kind=kind, associated_ref__in=refs, state__in=SERVABLE
+            ).order_by("serve_seq", "id")
+        )
+        _number(channel, kind, [p for p in postings if p.serve_seq is None])
+        after = parse_token(channel, kind, token)
+    else:
+        after = parse_token(channel, kind, token)
+        postings = list(
+            Posting.objects.filter(channel=channel, kind=kind, serve_seq__gt=after,
+                                   state__in=SERVABLE).order_by("serve_seq")[: channel.batch_size]
+        )  # fmt: skip
+        room = channel.batch_size - len(postings)
+        if room > 0:
+            new = list(
+                Posting.objects.filter(channel=channel, kind=kind, serve_seq__isnull=True,
+                                       state=PostingState.READY).order_by("id")[:room]
+            )  # fmt: skip
+            _number(channel, kind, new)
+            postings += new
+    _mark_downloaded(postings)
+    last = max([after, *(p.serve_seq for p in postings if not refs)], default=after)
+    return Page([documents.loads(p.document) for p in postings], f"hub-{last}")
+
+
+def _number(channel: KhaosChannel, kind: str, postings: list[Posting]) -> None:
+    if not postings:
+        return
+    last = Posting.objects.filter(channel=channel, kind=kind).aggregate(m=Max("serve_seq"))["m"]
+    for offset, posting in enumerate(postings, start=1):
+        posting.serve_seq = (last or 0) + offset
+    Posting.objects.bulk_update(postings, ["serve_seq"])
+
+
+def _mark_downloaded(postings: list[Posting]) -> None:
+    if not postings:
+        return
+    now = timezone.now()
+    ids = [p.pk for p in postings]
+    Posting.objects.filter(pk__in=ids).update(
+        download_count=F("download_count") + 1, last_downloaded_at=now
+    )
+    Posting.objects.filter(pk__in=ids, first_downloaded_at__isnull=True).update(
+        first_downloaded_at=now
+    )
+    Posting.objects.filter(pk__in=ids, state=PostingState.READY).update(
+        state=PostingState.DOWNLOADED
+    )
+
+
+def returns_download(page: Page) -> dict:
+    return {"Returns": page.documents, "ApiVersion": schema.API_VERSION,
+            "Config": schema.RETURN_IMPORT_CONFIG}  # fmt: skip
+
+
+def orders_download(page: Page) -> dict:
+    return {"Orders": page.documents, "ApiVersion": schema.API_VERSION,
+            "Config": schema.ORDER_IMPORT_CONFIG}  # fmt: skip
+
+
+# --- uploads ---------------------------------------------------------------------
+
+
+class BadUpload(ValueError):
+    """Data Khaos sent that the hub cannot store; answered with 400."""
+
+
+def _statuses(document: dict) -> list[dict]:
+    statuses = document.get("Statuses")
+    if isinstance(statuses, dict):  # XML with a single status read as an object
+        statuses = [statuses]
+    if not isinstance(statuses, list) or not all(isinstance(s, dict) for s in statuses):
+        raise BadUpload("Statuses must be a list of objects")
+    return statuses
+
+
+def _shipment_summary(status: dict) -> str:
+    parts = []
+    for shipment in status.get("Shipments") or []:
+        packages = shipment.get("Packages") or []
+        consignments = ", ".join(
+            p.get("ConsignmentRef", "") for p in packages if isinstance(p, dict)
+        )
+        parts.append(f"{shipment.get('Code', '?')} {shipment.get('Status', '')}"
+                     + (f" ({consignments})" if consignments else ""))  # fmt: skip
+    return "; ".join(parts)
+
+
+@transaction.atomic
+def apply_order_statuses(channel: KhaosChannel, document: dict) -> dict:
+    """Attach each status to the exchange order it names, once. Idempotent."""
+    applied, unknown = 0, []
+    for index, status in enumerate(_statuses(document)):
+        ref = str(status.get("AssociatedRef") or "").strip()
+        state = str(status.get("Status") or "").strip()
+        if not ref or not state:
+            raise BadUpload(f"Statuses[{index}] needs an AssociatedRef and a Status")
+        posting = (
+            Posting.objects.select_related("return_ref", "exchange")
+            .select_for_update(of=("self",))
+            .filter(channel=channel, kind=PostingKind.EXCHANGE_ORDER, associated_ref=ref)
+            .first()
+        )
+        if posting is None:
+            unknown.append(ref)
+            continue
+        shipments = _shipment_summary(status)
+        key = f"khaos:order-status:{ref}:{state}:{shipments}"
+        if timeline.seen(posting.return_ref, key):
+            continue
+        code = str(status.get("OrderCode") or "")
+        if posting.state != PostingState.CONFIRMED:
+            posting.state = PostingState.CONFIRMED
+            posting.confirmed_at = timezone.now()
+            posting.confirmation_ref = code
+            posting.save(update_fields=["state", "confirmed_at", "confirmation_ref"])
+        exchange = posting.exchange
+        exchange.order_status = state
+        if state == "Cancelled":
+            exchange.state = ExchangeState.CANCELLED
+        exchange.save(update_fields=["order_status", "state"])
+        timeline.record(
+            posting.return_ref, "khaos_order_status",
+            f"Khaos order {code or '?'} for {ref} is {state}"
+            + (f": {shipments}" if shipments else ""),
+            cause=Cause.KHAOS, event_key=key, details={"status": status},
+        )  # fmt: skip
+        applied += 1
+    if unknown:
+        logger.warning("order statuses for unknown orders", extra={"refs": unknown})
+    return {"applied": applied, "unknown": unknown}

@@ -1,0 +1,176 @@
+"""The endpoints Khaos calls. Basic auth with the channel's credentials on every one.
+
+POSTs answer 200 only once the data is stored, 400 for data the hub cannot
+use (with a message), 500 only for the hub's own faults; anything but 200
+makes Khaos send again, so every upload is idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from connectors.khaos import channel as rules
+from connectors.khaos import formats, schema
+from returns_hub.choices import KhaosFormat, PostingKind
+from returns_hub.models import KhaosChannel, KhaosUpload
+from returns_hub.services.products import StockUploadError, apply_stock_status, apply_stock_upload
+
+logger = logging.getLogger(__name__)
+CONTENT_TYPES = {KhaosFormat.JSON: "application/json", KhaosFormat.XML: "application/xml"}
+
+
+def _unauthorised() -> HttpResponse:
+    response = HttpResponse("Basic auth with the channel's credentials is required", status=401)
+    response["WWW-Authenticate"] = 'Basic realm="returns hub Khaos channel"'
+    return response
+
+
+def _authenticate(request: HttpRequest, slug: str) -> KhaosChannel | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    channel = KhaosChannel.objects.filter(slug=slug).first()
+    if channel is None:
+        # Check a password anyway so an unknown slug costs the same time.
+        KhaosChannel(password_hash="!").check_credentials(username, password)
+        return None
+    return channel if channel.check_credentials(username, password) else None
+
+
+def _format(request: HttpRequest, channel: KhaosChannel) -> str:
+    wanted = (request.GET.get("format") or "").upper()
+    return wanted if wanted in KhaosFormat.values else channel.format
+
+
+def _render(fmt: str, root: str, document: dict, status: int = 200) -> HttpResponse:
+    body = formats.to_xml(root, document) if fmt == KhaosFormat.XML else formats.to_json(document)
+    return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
+
+
+def channel_view(method):
+    """Basic auth, then the view with the channel and the format it speaks."""
+
+    def decorate(view):
+        @csrf_exempt
+        @method
+        def wrapped(request, slug):
+            channel = _authenticate(request, slug)
+            if channel is None:
+                return _unauthorised()
+            return view(request, channel, _format(request, channel))
+
+        wrapped.__name__ = view.__name__
+        return wrapped
+
+    return decorate
+
+
+@channel_view(require_GET)
+def config(request, channel, fmt):
+    def url(name):
+        return request.build_absolute_uri(reverse(f"khaos-{name}", args=[channel.slug]))
+
+    every = channel.download_frequency_minutes
+    document = {
+        "OrderDownload": {"URL": url("orders"), "Format": fmt, "Frequency": every},
+        "CReturnDownload": {"URL": url("returns"), "Format": fmt, "Frequency": every},
+        "StockUpload": {"URL": url("stock"), "Format": fmt},
+        "StockStatusUpload": {"URL": url("stock-status"), "Format": fmt},
+        "OrderStatusUpload": {"URL": url("order-status"), "Format": fmt},
+    }
+    if fmt == KhaosFormat.JSON:
+        # JSON wraps the endpoints in an EndpointConfig property; XML has it as its root.
+        document = {"EndpointConfig": document}
+    return _render(fmt, schema.CONFIG_ROOT, document)
+
+
+def _download(request, channel, fmt, kind, wrap, root):
+    page = rules.serve(
+        channel, kind,
+        token=request.headers.get("Sirion-Continuation"),
+        specific=request.headers.get("SpecificIDs"),
+    )  # fmt: skip
+    response = _render(fmt, root, wrap(page))
+    response["Sirion-Continuation"] = page.token
+    return response
+
+
+@channel_view(require_GET)
+def returns(request, channel, fmt):
+    return _download(request, channel, fmt, PostingKind.RETURN, rules.returns_download,
+                     schema.RETURNS_ROOT)  # fmt: skip
+
+
+@channel_view(require_GET)
+def orders(request, channel, fmt):
+    return _download(request, channel, fmt, PostingKind.EXCHANGE_ORDER, rules.orders_download,
+                     schema.ORDERS_ROOT)  # fmt: skip
+
+
+def _upload(request, channel, fmt, endpoint, apply) -> HttpResponse:
+    """Store the push whole, apply it, and answer as Khaos expects."""
+    body = request.body
+
+    def keep(status, **fields):
+        KhaosUpload.objects.create(channel=channel, endpoint=endpoint, format=fmt, body=body,
+                                   status=status, **fields)  # fmt: skip
+
+    try:
+        with transaction.atomic():
+            summary = apply(channel, formats.read(body, fmt))
+            keep(KhaosUpload.Status.STORED, summary=summary)
+    except (formats.UploadError, rules.BadUpload, StockUploadError) as exc:
+        keep(KhaosUpload.Status.REJECTED, error=str(exc))
+        return JsonResponse({"error": str(exc)}, status=400)
+    except Exception as exc:
+        logger.exception("Khaos upload failed", extra={"endpoint": endpoint})
+        keep(KhaosUpload.Status.FAILED, error=repr(exc))
+        message = "the hub could not store this; Khaos will send it again"
+        return JsonResponse({"error": message}, status=500)
+    return JsonResponse({"status": "stored", **summary}, status=200)
+
+
+def _stock(channel, document):
+    result = apply_stock_upload(_items(document))
+    return {"created": result.created, "updated": result.updated, "renamed": result.renamed,
+            "deleted": result.deleted}  # fmt: skip
+
+
+def _items(document: dict) -> dict:
+    """The XML reader gives a single <Items> child as a list already; JSON is as sent."""
+    items = document.get("Items")
+    deleted = document.get("Deleted")
+    return {"Items": items if items is not None else [], "Deleted": deleted or []}
+
+
+def _stock_status(channel, document):
+    return {"changed": apply_stock_status({"Statuses": rules._statuses(document)})}
+
+
+@channel_view(require_POST)
+def stock(request, channel, fmt):
+    return _upload(request, channel, fmt, KhaosUpload.Endpoint.STOCK, _stock)
+
+
+@channel_view(require_POST)
+def stock_status(request, channel, fmt):
+    return _upload(request, channel, fmt, KhaosUpload.Endpoint.STOCK_STATUS, _stock_status)
+
+
+@channel_view(require_POST)
+def order_status(request, channel, fmt):
+    return _upload(request, channel, fmt, KhaosUpload.Endpoint.ORDER_STATUS,
+                   rules.apply_order_statuses)  # fmt: skip
