@@ -80,8 +80,11 @@ def channel_view(method):
 
 @channel_view(require_GET)
 def config(request, channel, fmt):
+    # A format asked for in the query is kept in every URL, so Khaos speaks it throughout.
+    query = f"?format={fmt.lower()}" if request.GET.get("format") else ""
+
     def url(name):
-        return request.build_absolute_uri(reverse(f"khaos-{name}", args=[channel.slug]))
+        return request.build_absolute_uri(reverse(f"khaos-{name}", args=[channel.slug])) + query
 
     every = channel.download_frequency_minutes
     document = {
