@@ -23,8 +23,9 @@ def khaos_state():
         Reason(row["id"], row["processing_type"], site_id=2 if row["id"] == "6" else 1)
         for row in csv.DictReader((FIXTURES / "mappings/khaos_return_reasons.csv").open())
     ]
-    return state_from_documents(fixture_json("khaos/stock_upload.json"),
-                                fixture_json("khaos/stock_status_upload.json"), urns, reasons)  # fmt: skip
+    stock = fixture_json("khaos/stock_upload.json")
+    levels = fixture_json("khaos/stock_status_upload.json")
+    return state_from_documents(stock, levels, urns, reasons)
 
 
 def simulator(live_server, state, **kwargs):
