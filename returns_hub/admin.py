@@ -268,3 +268,19 @@ class StoreCreditLiabilityAdmin(admin.ModelAdmin):
     search_fields = ["=reference", "=return_ref__associated_ref"]
     list_select_related = ["return_ref"]
     raw_id_fields = ["return_ref"]
+
+
+@admin.register(models.KhaosUpload)
+class KhaosUploadAdmin(admin.ModelAdmin):
+    list_display = ["id", "channel", "endpoint", "format", "status", "received_at"]
+    list_filter = ["endpoint", "status", "channel"]
+    exclude = ["body"]
+    readonly_fields = ["channel", "endpoint", "format", "status", "error", "summary", "body_text",
+                       "received_at"]  # fmt: skip
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -21,6 +21,7 @@ from returns_hub.models import (
     KhaosChannel,
     KhaosProduct,
     KhaosReturnReason,
+    KhaosUpload,
     PlatformConnection,
     Posting,
     ReasonMapping,
@@ -140,6 +141,14 @@ class InboxDeliveryFilterSet(filters.FilterSet):
     class Meta:
         model = InboxDelivery
         fields = ["topic"]
+
+
+class KhaosUploadFilterSet(filters.FilterSet):
+    channel = filters.CharFilter(field_name="channel__slug")
+
+    class Meta:
+        model = KhaosUpload
+        fields = ["endpoint", "status"]
 
 
 class PlatformConnectionFilterSet(filters.FilterSet):

@@ -12,6 +12,8 @@ from returns_hub.models import (
     KhaosProduct,
     KhaosReturnReason,
     PlatformConnection,
+    Posting,
+    Return,
     SkuMapping,
 )
 from tests.conftest import FIXTURES
@@ -118,6 +120,7 @@ def test_load_demo_loads_the_workspace_once():
         CustomerMapping.objects.count(),
     )
     assert counts == (5, 27, 9, 2, 18)
+    assert Return.objects.count() == 40 and Posting.objects.filter(state="ready").count() == 40
     second = run("load_demo")
     assert "User admin" not in second  # users are made once
     assert "new 0" in second

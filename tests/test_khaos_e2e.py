@@ -117,3 +117,20 @@ def test_credit_note_export_is_what_finance_downloads(live_server, workspace):
     assert rows[0]["Associated Ref"] == "RB-C1"
     assert (rows[0]["Net"], rows[0]["Tax"], rows[0]["Gross"]) == ("61.17", "5.83", "67.00")
     assert "\r\n" in sim.credit_note_csv()
+
+
+def test_the_simulator_command_runs_a_cycle_against_the_demo_workspace(live_server, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("load_demo", stdout=StringIO())
+    out = StringIO()
+    notes = tmp_path / "credit_notes.csv"
+    call_command("khaos_simulator", url=live_server.url, once=True, push_master=True,
+                 credit_notes=notes, stdout=out)  # fmt: skip
+    text = out.getvalue()
+    assert "Khaos pushed the product master" in text
+    assert "Khaos: 40 returns and 0 exchange orders imported" in text
+    assert len(notes.read_text().splitlines()) == 41
+    assert set(Posting.objects.values_list("state", flat=True)) == {"downloaded"}

@@ -20,6 +20,7 @@ CASES = [
     ("get", "/api/v1/inbox/", None, {"data", "admin"}),
     ("get", "/api/v1/connections/", None, {"data", "admin"}),
     ("get", "/api/v1/khaos/channels/", None, {"data", "admin"}),
+    ("get", "/api/v1/khaos/uploads/", None, {"data", "admin"}),
     ("get", "/api/v1/mappings/skus/", None, {"finance", "data", "admin"}),
     ("get", "/api/v1/mappings/dispositions/", None, {"finance", "warehouse", "data", "admin"}),
     ("get", "/api/v1/mappings/customers/", None, {"finance", "cx", "data", "admin"}),

@@ -11,6 +11,7 @@ from returns_hub.models import (
     KhaosChannel,
     KhaosProduct,
     KhaosReturnReason,
+    KhaosUpload,
     PlatformConnection,
     Posting,
     ReasonMapping,
@@ -208,6 +209,16 @@ class InboxDeliverySerializer(serializers.ModelSerializer):
             "id", "connection", "source", "topic", "dedup_key", "status", "error", "attempts",
             "received_at", "processed_at", "headers", "body",
         ]  # fmt: skip
+
+
+class KhaosUploadSerializer(serializers.ModelSerializer):
+    channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    body = serializers.CharField(source="body_text", read_only=True)
+
+    class Meta:
+        model = KhaosUpload
+        fields = ["id", "channel", "endpoint", "format", "status", "error", "summary",
+                  "received_at", "body"]  # fmt: skip
 
 
 class PlatformConnectionSerializer(serializers.ModelSerializer):

@@ -16,6 +16,7 @@ router.register("khaos/return-reasons", views.KhaosReturnReasonViewSet, basename
 router.register("khaos/products", views.KhaosProductViewSet, basename="khaos-product")
 router.register("khaos/stock-levels", views.StockLevelViewSet, basename="stock-level")
 router.register("khaos/channels", views.KhaosChannelViewSet, basename="khaos-channel")
+router.register("khaos/uploads", views.KhaosUploadViewSet, basename="khaos-upload")
 router.register("inbox", views.InboxDeliveryViewSet, basename="inbox-delivery")
 router.register("connections", views.PlatformConnectionViewSet, basename="connection")
 

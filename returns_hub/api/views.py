@@ -17,6 +17,7 @@ from returns_hub.models import (
     KhaosChannel,
     KhaosProduct,
     KhaosReturnReason,
+    KhaosUpload,
     PlatformConnection,
     Posting,
     ReasonMapping,
@@ -248,6 +249,14 @@ class InboxDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = InboxDelivery.objects.select_related("connection")
     serializer_class = s.InboxDeliverySerializer
     filterset_class = filtersets.InboxDeliveryFilterSet
+
+
+class KhaosUploadViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every push from Khaos (stock, stock status, order status), kept whole."""
+
+    queryset = KhaosUpload.objects.select_related("channel")
+    serializer_class = s.KhaosUploadSerializer
+    filterset_class = filtersets.KhaosUploadFilterSet
 
 
 class PlatformConnectionViewSet(viewsets.ReadOnlyModelViewSet):

@@ -13,9 +13,11 @@ from django.db import transaction
 from returns_hub.choices import Team
 from returns_hub.models import PlatformConnection
 from returns_hub.resources import MAPPING_FILES
+from returns_hub.services.generate import generate
 from returns_hub.services.products import apply_stock_upload
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
+DEMO_RETURNS = 40
 # Each platform's simulator listens on its own local port (see the README).
 DEMO_CONNECTIONS = [
     ("loop", "demo-loop", 8101),
@@ -37,6 +39,7 @@ class Command(BaseCommand):
             self._products()
             self._mappings()
             self._users(password)
+            self._returns()
         self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
 
     def _channel(self):
@@ -70,6 +73,14 @@ class Command(BaseCommand):
         for table, name in MAPPING_FILES:
             call_command("import_mappings", table, str(DEMO_DIR / name), apply=True,
                          stdout=self.stdout)  # fmt: skip
+
+    def _returns(self):
+        """Graded returns ready for Khaos, so the simulator has something to import."""
+        connection = PlatformConnection.objects.get(slug="demo-rebound")
+        if connection.returns.exists():
+            return
+        made = generate(connection, DEMO_RETURNS, prefix="DEMO", batch=DEMO_RETURNS)
+        self.stdout.write(f"{made} graded demo returns ready for Khaos")
 
     def _users(self, password: str):
         users = get_user_model()

@@ -20,6 +20,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+        parser.add_argument("--no-simulators", action="store_true", help="run no simulators")
 
     def handle(self, *args, **opts):
         call_command("migrate", interactive=False, verbosity=1, stdout=self.stdout)
@@ -31,6 +32,11 @@ class Command(BaseCommand):
             "web": [*manage, "runserver", f"127.0.0.1:{opts['port']}", "--noreload"],
             "cluster": [*manage, "qcluster"],
         }
+        if not opts["no_simulators"]:
+            # Khaos polls the hub as the real one would, so returns land in "Khaos".
+            commands["khaos"] = [*manage, "khaos_simulator", "--url",
+                                 f"http://127.0.0.1:{opts['port']}", "--every", "10",
+                                 "--push-master"]  # fmt: skip
         children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
         self.stdout.write(
             self.style.SUCCESS(
