@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format check-deploy db-stop db-status browser clean
+.PHONY: install run test lint format check-deploy db-stop db-status browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ test: install browser
 	  echo "Redis answers on 127.0.0.1:6379: the Redis broker tests use database 15"; \
 	  export TEST_REDIS_URL=redis://127.0.0.1:6379/15; fi; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Benchmarks, on their own database beside the development one (minutes, not seconds).
+BENCH_ENV := HUB_DB_NAME=returns_hub_bench
+BENCH_RETURNS ?= 1000000
+bench: install
+	$(BENCH_ENV) $(BIN)/python manage.py migrate -v0
+	$(BENCH_ENV) $(BIN)/python manage.py load_demo >/dev/null
+	$(BENCH_ENV) $(BIN)/python manage.py generate_returns --until $(BENCH_RETURNS) --batch 5000
+	$(BENCH_ENV) $(BIN)/python -m benchmarks.khaos_page
 
 lint: install
 	$(BIN)/ruff check .

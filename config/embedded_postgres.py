@@ -28,7 +28,8 @@ import psutil
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("HUB_DATA_DIR", BASE_DIR / ".data"))
 PGDATA = DATA_DIR / "postgres"
-DATABASE_NAME = "returns_hub"
+# Another name keeps a second database on the same server (make bench uses one).
+DATABASE_NAME = os.environ.get("HUB_DB_NAME", "returns_hub")
 
 logger = logging.getLogger(__name__)
 

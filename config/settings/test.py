@@ -11,3 +11,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# Threads of the live test server must not keep connections the teardown waits on.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

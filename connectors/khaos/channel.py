@@ -34,8 +34,12 @@ TOKEN = re.compile(r"^hub-(\d+)$")
 
 @dataclass
 class Page:
-    documents: list[dict]
+    texts: list[str]  # each document's stored JSON text, exactly as it will be served
     token: str
+
+    @property
+    def documents(self) -> list[dict]:
+        return [documents.loads(text) for text in self.texts]
 
 
 def parse_token(channel: KhaosChannel, kind: str, raw: str | None) -> int:
@@ -94,7 +98,7 @@ def serve(channel: KhaosChannel, kind: str, *, token: str | None, specific: str 
             postings += new
     _mark_downloaded(postings)
     last = max([after, *(p.serve_seq for p in postings if not refs)], default=after)
-    return Page([documents.loads(p.document) for p in postings], f"hub-{last}")
+    return Page([p.document for p in postings], f"hub-{last}")
 
 
 def _number(channel: KhaosChannel, kind: str, postings: list[Posting]) -> None:
@@ -122,14 +126,25 @@ def _mark_downloaded(postings: list[Posting]) -> None:
     )
 
 
-def returns_download(page: Page) -> dict:
-    return {"Returns": page.documents, "ApiVersion": schema.API_VERSION,
-            "Config": schema.RETURN_IMPORT_CONFIG}  # fmt: skip
+DOWNLOADS = {
+    PostingKind.RETURN: ("Returns", schema.RETURNS_ROOT, schema.RETURN_IMPORT_CONFIG),
+    PostingKind.EXCHANGE_ORDER: ("Orders", schema.ORDERS_ROOT, schema.ORDER_IMPORT_CONFIG),
+}
 
 
-def orders_download(page: Page) -> dict:
-    return {"Orders": page.documents, "ApiVersion": schema.API_VERSION,
-            "Config": schema.ORDER_IMPORT_CONFIG}  # fmt: skip
+def download_json(kind: str, page: Page) -> bytes:
+    """The stored texts joined as they are: no parsing, and byte-identical on every serve."""
+    key, _, config = DOWNLOADS[kind]
+    tail = documents.dumps({"ApiVersion": schema.API_VERSION, "Config": config})
+    return f'{{"{key}":[{",".join(page.texts)}],{tail[1:]}'.encode()
+
+
+def download_xml(kind: str, page: Page) -> bytes:
+    from connectors.khaos import formats
+
+    key, root, config = DOWNLOADS[kind]
+    return formats.to_xml(root, {key: page.documents, "ApiVersion": schema.API_VERSION,
+                                 "Config": config})  # fmt: skip
 
 
 # --- uploads ---------------------------------------------------------------------
