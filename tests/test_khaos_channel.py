@@ -279,3 +279,30 @@ def test_addresses_are_cut_to_khaos_lengths_never_null():
     assert "Line2" not in doc  # empty: left out, never null
     assert doc["Country"] == {"Code": "GB"}
     assert len(contact(ret)["Surname"]) <= 50
+
+
+def test_stock_status_in_xml(khaos, workspace):
+    StockLevel.objects.all().delete()
+    body = formats.to_xml("StockStatuses", fixture_json("khaos/stock_status_upload.json"))
+    assert khaos.post("stock-status", body, "xml").status_code == 200
+    assert StockLevel.objects.count() == 32
+    level = StockLevel.objects.get(product__stock_code="HF-KNT-MCR-NVY-L", site_id=1)
+    assert level.available == Decimal("14")
+
+
+def test_stock_arriving_places_an_exchange_that_was_unavailable(
+    khaos, workspace, django_capture_on_commit_callbacks
+):
+    from tests.engine_events import exchange
+
+    ret = apply(workspace.connections["swap"], opened(
+        "40013", [unit("1", "HF-DNM-SLM-IND-3232", "65.83", "13.17")], order="1032",
+        email="oliver.bennett@example.com",
+        exchanges=[exchange("1", "HF-DNM-SLM-IND-3432", "79.00")]))  # fmt: skip
+    assert ret.exceptions.get().kind == "exchange_unavailable"
+    status = {"Statuses": [{"StockCode": "HF-DNM-SLM-IND-3432", "StockID": "20303", "SiteID": 1,
+                            "Levels": {"Available": 4, "OnOrder": 8}}]}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        assert khaos.post("stock-status", documents.dumps(status).encode()).status_code == 200
+    assert ret.postings.get(kind="exchange_order").associated_ref == "SWAP-40013-X"
+    assert ret.exceptions.get().status == "resolved"
