@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from connectors import registry
-from connectors.base.errors import ParseError, ParserMissing
+from connectors.base.errors import ParseError
 from returns_hub.choices import ExceptionKind, InboxStatus
 from returns_hub.models import InboxDelivery
 from returns_hub.services import exceptions, ingest
@@ -48,12 +48,6 @@ def process_delivery(delivery_id: int) -> str:
             return _finish(delivery, InboxStatus.IGNORED, f"topic {delivery.topic!r} is not used")
         try:
             events = connector.parse(delivery.topic, json.loads(bytes(delivery.body)))
-        except ParserMissing as exc:
-            # Kept as received, to be processed once the parser exists.
-            delivery.status = InboxStatus.RECEIVED
-            delivery.error = str(exc)
-            delivery.save(update_fields=["status", "error", "attempts"])
-            return delivery.status
         except ParseError as exc:
             exceptions.open_exception(
                 ExceptionKind.INVALID_PAYLOAD,

@@ -160,15 +160,15 @@ def test_payload_that_makes_no_sense_is_invalid_payload_and_keeps_the_body(
     assert not Return.objects.exists()
 
 
-def test_platform_without_a_parser_yet_keeps_the_delivery_for_later(post_webhook, db):
+def test_an_aggregated_happy_returns_delivery_is_processed(post_webhook, db):
     connection = PlatformConnectionFactory(platform="happy-returns", slug="hf-hr")
     body = fixture_bytes("happy_returns/01_return_asn_1011_started.json")
 
     assert post_webhook(connection, body).status_code == 202
 
     delivery = InboxDelivery.objects.get()
-    assert delivery.status == InboxStatus.RECEIVED
-    assert "no parser yet" in delivery.error
+    assert delivery.status == InboxStatus.PROCESSED
+    assert Return.objects.get().associated_ref == "HR-3f6c2a9e-8b1d-4c57-9e0a-6d2b7f41c8a5"
 
 
 def test_unverified_signature_scheme_is_configurable_per_connection(post_webhook, db):

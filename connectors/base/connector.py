@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base.errors import ParserMissing
 from connectors.base.signatures import HmacSignature
 from returns_hub.events import ReturnEvent
 from returns_hub.platforms import PlatformSpec
@@ -41,17 +40,12 @@ class Connector:
     webhooks: WebhookDialect
     # topic → parser; topics not listed are stored and marked ignored
     parsers: Mapping[str, Parser] = field(default_factory=dict)
-    # topics the platform sends that the hub will parse once its parser exists
-    pending_topics: frozenset[str] = frozenset()
 
     def signature_for(self, options: Mapping[str, str]) -> HmacSignature:
         return self.webhooks.signature.with_options(options)
 
     def handles(self, topic: str) -> bool:
-        return topic in self.parsers or topic in self.pending_topics
+        return topic in self.parsers
 
     def parse(self, topic: str, payload: Mapping[str, Any]) -> Sequence[ReturnEvent]:
-        parser = self.parsers.get(topic)
-        if parser is None:
-            raise ParserMissing(f"{self.spec.label} topic {topic!r} has no parser yet")
-        return parser(payload)
+        return self.parsers[topic](payload)

@@ -3,7 +3,3 @@ class ParseError(ValueError):
 
     The message names the field and what was wrong, for the data team to read.
     """
-
-
-class ParserMissing(LookupError):
-    """The platform's connector cannot turn this topic into events yet."""

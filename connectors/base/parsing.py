@@ -90,3 +90,46 @@ def currency(obj: Mapping[str, Any], key: str, where: str) -> str:
 def order_ref(value: str) -> str:
     """The web order's reference in Khaos: the order number without a leading #."""
     return value.strip().lstrip("#").strip()
+
+
+def minor_units(obj: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> Decimal:
+    """Integer pence to a Decimal amount: 2917 → 29.17."""
+    value = obj.get(key) if isinstance(obj, Mapping) else None
+    if value is None:
+        if required:
+            raise ParseError(f"{where}.{key} is missing")
+        return Decimal("0.00")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParseError(f"{where}.{key} must be a whole number of minor units, got {value!r}")
+    return (Decimal(value) / 100).quantize(CENT)
+
+
+def quantity(obj: Mapping[str, Any], key: str, where: str) -> int:
+    value = obj.get(key, 1) if isinstance(obj, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ParseError(f"{where}.{key} must be a whole number, got {value!r}")
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ParseError(f"{where}.{key} must be a whole number, got {value!r}") from None
+    if not 1 <= number <= 1000:
+        raise ParseError(f"{where}.{key} must be between 1 and 1000, got {number}")
+    return number
+
+
+def unit_ids(line_id: str, count: int) -> list[str]:
+    """One id per physical unit of a line: the line id itself when there is one unit."""
+    return [line_id] if count == 1 else [f"{line_id}#{n}" for n in range(1, count + 1)]
+
+
+def digest(*parts: object) -> str:
+    """A short stable fingerprint for event keys."""
+    import hashlib
+
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ParseError(f"{where} must be an object")
+    return value

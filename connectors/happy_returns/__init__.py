@@ -1,7 +1,7 @@
 """Happy Returns."""
 
 from connectors.base.connector import Connector
-from connectors.happy_returns import webhooks
+from connectors.happy_returns import parser, webhooks
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -13,6 +13,8 @@ connector = Connector(
         default_policy=PostingPolicy.ON_INSPECTION,
     ),
     webhooks=webhooks.dialect,
-    # Deliveries of these topics are kept until this connector's parser lands.
-    pending_topics=webhooks.TOPICS,
+    parsers={
+        "return.asn": parser.parse_return_asn,
+        "outbound_shipment.asn": parser.parse_outbound_shipment,
+    },
 )

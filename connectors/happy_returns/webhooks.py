@@ -3,8 +3,6 @@
 from connectors.base.connector import WebhookDialect, body_digest
 from connectors.base.signatures import HmacSignature
 
-TOPICS = frozenset({"return.asn", "return.label.update", "outbound_shipment.asn"})
-
 
 def topic(payload) -> str:
     return str(payload.get("webhookType") or "")

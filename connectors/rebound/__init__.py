@@ -1,7 +1,7 @@
 """ReBound Returns."""
 
 from connectors.base.connector import Connector
-from connectors.rebound import webhooks
+from connectors.rebound import parser, webhooks
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -13,6 +13,5 @@ connector = Connector(
         default_policy=PostingPolicy.ON_FINAL_DISPOSITION,
     ),
     webhooks=webhooks.dialect,
-    # Deliveries of these topics are kept until this connector's parser lands.
-    pending_topics=webhooks.TOPICS,
+    parsers={topic: parser.parse for topic in webhooks.TOPICS},
 )

@@ -1,7 +1,7 @@
 """Reveni."""
 
 from connectors.base.connector import Connector
-from connectors.reveni import webhooks
+from connectors.reveni import parser, webhooks
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -13,6 +13,5 @@ connector = Connector(
         default_policy=PostingPolicy.ON_REFUND_UNPROCESSED,
     ),
     webhooks=webhooks.dialect,
-    # Deliveries of these topics are kept until this connector's parser lands.
-    pending_topics=webhooks.TOPICS,
+    parsers={topic: parser.parse for topic in webhooks.TOPICS},
 )
