@@ -91,13 +91,13 @@ def parse(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
     if current and current not in moments:
         moments.append(current)
     at = {p.text(h, "status", "h"): p.timestamp(h, "at", "status_history") for h in history}
-    for moment in moments:
-        if moment in ("in_transit", "delivered", "inspected", "refunded"):
-            events.append(ev.UnitsInTransit(rid, f"swap:{rid}:in_transit", at.get("in_transit")))
-        if moment in ("delivered", "inspected", "refunded"):
-            events.append(ev.UnitsReceived(rid, f"swap:{rid}:delivered", at.get("delivered")))
-        if moment == "cancelled":
-            events.append(ev.ReturnCancelled(rid, f"swap:{rid}:cancelled", at.get("cancelled")))
+    reached = set(moments)
+    if reached & {"in_transit", "delivered", "inspected", "refunded"}:
+        events.append(ev.UnitsInTransit(rid, f"swap:{rid}:in_transit", at.get("in_transit")))
+    if reached & {"delivered", "inspected", "refunded"}:
+        events.append(ev.UnitsReceived(rid, f"swap:{rid}:delivered", at.get("delivered")))
+    if "cancelled" in reached:
+        events.append(ev.ReturnCancelled(rid, f"swap:{rid}:cancelled", at.get("cancelled")))
     for item, uids in lines:
         disposition = p.text(item, "disposition", "item")
         if disposition:
