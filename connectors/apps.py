@@ -6,12 +6,16 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Platform connectors"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_delete, post_migrate, post_save
 
         from connectors import registry, schedules
+        from returns_hub.models import PlatformConnection
 
         registry.load()
         post_migrate.connect(_register_schedules, sender=self)
+        # A connection's poll schedule follows the connection, however it was changed.
+        post_save.connect(_sync_polls, sender=PlatformConnection, dispatch_uid="sync-polls")
+        post_delete.connect(_sync_polls, sender=PlatformConnection, dispatch_uid="sync-polls-del")
         del schedules
 
 
@@ -19,3 +23,10 @@ def _register_schedules(sender, **kwargs) -> None:
     from connectors import schedules
 
     schedules.register()
+    schedules.sync_polls()
+
+
+def _sync_polls(sender, **kwargs) -> None:
+    from connectors import schedules
+
+    schedules.sync_polls()

@@ -16,3 +16,21 @@ SCHEDULES = [
 
 def register(**kwargs) -> None:
     schedules.register(SCHEDULES)
+
+
+def sync_polls(**kwargs) -> None:
+    """One schedule per connection that polls, by name; none for the others."""
+    from returns_hub.models import PlatformConnection
+
+    wanted = set()
+    for connection in PlatformConnection.objects.filter(enabled=True, poll_minutes__gt=0).exclude(
+        base_url=""
+    ):
+        name = f"poll-{connection.slug}"
+        wanted.add(name)
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={"func": "connectors.polling.poll_connection", "args": str(connection.pk),
+                      "schedule_type": Schedule.MINUTES, "minutes": connection.poll_minutes},
+        )  # fmt: skip
+    Schedule.objects.filter(name__startswith="poll-").exclude(name__in=wanted).delete()

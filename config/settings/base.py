@@ -197,6 +197,10 @@ HUB = {
     # Deliveries not processed after this many seconds are swept up again.
     "INBOX_SWEEP_AFTER_SECONDS": env.int("HUB_INBOX_SWEEP_AFTER_SECONDS", 120, minimum=1),
     "INBOX_MAX_ATTEMPTS": env.int("HUB_INBOX_MAX_ATTEMPTS", 5, minimum=1),
+    # A platform failing every poll for this long is platform_unreachable.
+    "PLATFORM_UNREACHABLE_AFTER_MINUTES": env.int(
+        "HUB_PLATFORM_UNREACHABLE_AFTER_MINUTES", 30, minimum=1
+    ),
 }
 
 # --- Logging -----------------------------------------------------------------

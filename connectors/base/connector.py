@@ -40,6 +40,8 @@ class Connector:
     webhooks: WebhookDialect
     # topic → parser; topics not listed are stored and marked ignored
     parsers: Mapping[str, Parser] = field(default_factory=dict)
+    # the safety-net poll of the platform's API (a PlatformClient subclass)
+    client: type | None = None
 
     def signature_for(self, options: Mapping[str, str]) -> HmacSignature:
         return self.webhooks.signature.with_options(options)

@@ -2,6 +2,7 @@
 
 from connectors.base.connector import Connector
 from connectors.happy_returns import parser, webhooks
+from connectors.happy_returns.client import HappyReturnsClient
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -13,6 +14,7 @@ connector = Connector(
         default_policy=PostingPolicy.ON_INSPECTION,
     ),
     webhooks=webhooks.dialect,
+    client=HappyReturnsClient,
     parsers={
         "return.asn": parser.parse_return_asn,
         "outbound_shipment.asn": parser.parse_outbound_shipment,

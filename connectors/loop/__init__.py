@@ -2,6 +2,7 @@
 
 from connectors.base.connector import Connector
 from connectors.loop import parser, webhooks
+from connectors.loop.client import LoopClient
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -13,5 +14,6 @@ connector = Connector(
         default_policy=PostingPolicy.ON_INSPECTION,
     ),
     webhooks=webhooks.dialect,
+    client=LoopClient,
     parsers={trigger: parser.parse_return for trigger in webhooks.RETURN_TRIGGERS},
 )

@@ -2,6 +2,7 @@
 
 from connectors.base.connector import Connector
 from connectors.rebound import parser, webhooks
+from connectors.rebound.client import ReboundClient
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -13,5 +14,6 @@ connector = Connector(
         default_policy=PostingPolicy.ON_FINAL_DISPOSITION,
     ),
     webhooks=webhooks.dialect,
+    client=ReboundClient,
     parsers={topic: parser.parse for topic in webhooks.TOPICS},
 )

@@ -2,6 +2,7 @@
 
 from connectors.base.connector import Connector
 from connectors.reveni import parser, webhooks
+from connectors.reveni.client import ReveniClient
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -13,5 +14,6 @@ connector = Connector(
         default_policy=PostingPolicy.ON_REFUND_UNPROCESSED,
     ),
     webhooks=webhooks.dialect,
+    client=ReveniClient,
     parsers={topic: parser.parse for topic in webhooks.TOPICS},
 )

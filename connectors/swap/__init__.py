@@ -2,6 +2,7 @@
 
 from connectors.base.connector import Connector
 from connectors.swap import parser, webhooks
+from connectors.swap.client import SwapClient
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -13,5 +14,6 @@ connector = Connector(
         default_policy=PostingPolicy.ON_INSPECTION,
     ),
     webhooks=webhooks.dialect,
+    client=SwapClient,
     parsers={topic: parser.parse for topic in webhooks.TOPICS},
 )

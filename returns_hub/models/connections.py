@@ -91,6 +91,9 @@ class PlatformConnection(models.Model):
     # header, encoding, store id, …); each connector documents its keys.
     options = models.JSONField(default=dict, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
+    # Since when every poll has failed (cleared by the next success), and why.
+    poll_failing_since = models.DateTimeField(null=True, blank=True)
+    poll_error = models.TextField(blank=True)
     poll_cursor = models.CharField(max_length=512, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
