@@ -86,7 +86,10 @@ class PlatformClient(ABC):
         self.base_url = connection.base_url.rstrip("/")
         self.http = http or httpx.Client(timeout=30)
         self.sleep = sleep or (lambda seconds: time.sleep(seconds))
-        self.limiter = RateLimiter(self.policy.requests_per_second, self.policy.burst, sleep=sleep)
+        # A platform may grant a connection a higher limit than the documented default.
+        rate = float((connection.options or {}).get("requests_per_second")
+                     or self.policy.requests_per_second)  # fmt: skip
+        self.limiter = RateLimiter(rate, self.policy.burst, sleep=self.sleep)
 
     def headers(self) -> dict[str, str]:
         return {}

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import json
-from pathlib import Path
-
+from connectors.base.demo import document
+from connectors.base.demo import rows as _rows
 from connectors.khaos.simulator import KhaosState, Reason, state_from_documents
-
-DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "returns_hub" / "demo"
-
-
-def _rows(name: str) -> list[dict]:
-    with (DEMO_DIR / name).open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def reason_sites() -> dict[str, int]:
@@ -33,8 +24,8 @@ def demo_state() -> KhaosState:
 
 
 def stock_upload() -> dict:
-    return json.loads((DEMO_DIR / "stock_upload.json").read_text())
+    return document("stock_upload.json")
 
 
 def stock_status() -> dict:
-    return json.loads((DEMO_DIR / "stock_status_upload.json").read_text())
+    return document("stock_status_upload.json")

@@ -37,6 +37,9 @@ class Command(BaseCommand):
             commands["khaos"] = [*manage, "khaos_simulator", "--url",
                                  f"http://127.0.0.1:{opts['port']}", "--every", "10",
                                  "--push-master"]  # fmt: skip
+            # The platforms send returns in and serve their APIs to the polls.
+            hub = f"http://127.0.0.1:{opts['port']}"
+            commands["platforms"] = [*manage, "platform_simulators", "--url", hub, "--every", "8"]
         children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,0 +1,273 @@
+"""One engine for every platform simulator; each platform adds its dialect.
+
+The engine keeps a generated set of returns and moves each through its story
+(opened, on its way, delivered, graded, refunded; some cancelled or expired).
+At each step the dialect renders the platform's webhook, which the engine
+signs and sends to the hub, and the dialect's API serves the same returns to
+the hub's polls from a small HTTP server on this machine.
+
+Knobs for the bad days: ``duplicates`` (each webhook sent twice),
+``out_of_order`` (a tick's webhooks shuffled), ``bad_signature_rate`` (signed
+with the wrong secret), ``outage`` (the API answers 503), ``rate_limit_every``
+(every Nth API call is a 429).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+STEPS = ("opened", "in_transit", "delivered", "graded", "refunded")
+
+
+@dataclass
+class SimUnit:
+    id: str
+    sku: str
+    barcode: str
+    title: str
+    price: Decimal
+    discount: Decimal
+    tax: Decimal
+    reason: str
+    disposition: str = ""
+
+    @property
+    def credit(self) -> Decimal:
+        return self.price - self.discount + self.tax
+
+
+@dataclass
+class SimReturn:
+    id: str
+    order: str
+    email: str
+    name: str
+    units: list[SimUnit]
+    created: datetime
+    step: int = 0  # index into STEPS reached so far
+    ending: str = ""  # "", "cancelled" or "expired"
+    updated: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def stage(self) -> str:
+        return self.ending or STEPS[self.step]
+
+    @property
+    def credit(self) -> Decimal:
+        return sum((u.credit for u in self.units), Decimal("0.00"))
+
+
+@dataclass
+class Knobs:
+    duplicates: bool = False
+    out_of_order: bool = False
+    bad_signature_rate: float = 0.0
+    outage: bool = False
+    rate_limit_every: int = 0
+    seed: int = 11
+
+
+@dataclass
+class Catalogue:
+    """What the simulated shop sells and who buys it."""
+
+    products: list[tuple[str, str, str, Decimal, Decimal]]  # sku, barcode, title, price, tax
+    emails: list[tuple[str, str]]  # email, name
+    reasons: list[str]
+    dispositions: list[str]
+
+
+class Dialect:
+    """What one platform looks like from outside. Subclasses fill it in."""
+
+    platform = ""
+    api_key_header = "Authorization"
+    # How a simulated ending shows in the hub (None: the platform does not report it).
+    endings: dict[str, str | None] = {"cancelled": "cancelled", "expired": "expired"}
+
+    def webhook(self, ret: SimReturn, stage: str) -> list[dict]:
+        """The webhook bodies the platform sends when a return reaches ``stage``."""
+        raise LookupError(stage)
+
+    def api(self, sim: PlatformSimulator, method: str, path: str, query: dict,
+            form: dict) -> tuple[int, object]:  # fmt: skip
+        """Answer one API call: (status, JSON body)."""
+        return 404, {"error": "no such endpoint"}
+
+    def authorised(self, headers, form: dict, api_key: str) -> bool:
+        return bool(api_key) and api_key in (headers.get(self.api_key_header) or "")
+
+
+class PlatformSimulator:
+    def __init__(self, dialect: Dialect, catalogue: Catalogue, *, webhook_url: str = "",
+                 secret: str = "", api_key: str = "", knobs: Knobs | None = None,
+                 signature=None) -> None:  # fmt: skip
+        self.dialect = dialect
+        self.catalogue = catalogue
+        self.webhook_url = webhook_url
+        self.secret = secret
+        self.api_key = api_key
+        self.knobs = knobs or Knobs()
+        self.random = random.Random(self.knobs.seed)
+        self.signature = signature
+        self.returns: dict[str, SimReturn] = {}
+        self.sent: list[tuple[int, str]] = []  # (status, topic) of every webhook sent
+        self.api_calls = 0
+        self.server: ThreadingHTTPServer | None = None
+        self.lock = threading.Lock()
+        self.counter = 0
+        self.base_url = ""
+
+    # --- the story ---------------------------------------------------------------
+
+    def new_return(self) -> SimReturn:
+        self.counter += 1
+        n = self.counter
+        email, name = self.catalogue.emails[n % len(self.catalogue.emails)]
+        units = []
+        for i in range(self.random.randint(1, 2)):
+            sku, barcode, title, price, tax = self.random.choice(self.catalogue.products)
+            units.append(SimUnit(f"{n}{i:02d}", sku, barcode, title, price, Decimal("0.00"), tax,
+                                 self.random.choice(self.catalogue.reasons)))  # fmt: skip
+        now = datetime.now(UTC).replace(microsecond=0)
+        ret = SimReturn(f"{self.dialect.platform[:3].upper()}{n:06d}", str(90000 + n), email, name,
+                        units, now, updated=now)  # fmt: skip
+        self.returns[ret.id] = ret
+        return ret
+
+    def advance(self, ret: SimReturn) -> str | None:
+        """Move a return one step on (or end it); the stage reached, or None if done."""
+        if ret.ending or ret.step == len(STEPS) - 1:
+            return None
+        if ret.step == 0 and self.random.random() < 0.05:
+            ret.ending = self.random.choice(["cancelled", "expired"])
+        else:
+            ret.step += 1
+            if STEPS[ret.step] == "graded":
+                for unit in ret.units:
+                    unit.disposition = self.random.choice(self.catalogue.dispositions)
+        ret.updated = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=self.counter)
+        return ret.stage
+
+    def tick(self, new: int = 1) -> int:
+        """New returns open, open ones move on; each change is sent as a webhook."""
+        bodies: list[dict] = []
+        for ret in list(self.returns.values()):
+            stage = self.advance(ret)
+            if stage:
+                bodies += self.dialect.webhook(ret, stage)
+        for _ in range(new):
+            bodies += self.dialect.webhook(self.new_return(), "opened")
+        if self.knobs.out_of_order:
+            self.random.shuffle(bodies)
+        for body in bodies:
+            self.send(body)
+            if self.knobs.duplicates:
+                self.send(body)
+        return len(bodies)
+
+    def send(self, body: dict) -> int:
+        raw = json.dumps(body, default=str).encode()
+        secret = self.secret
+        if self.random.random() < self.knobs.bad_signature_rate:
+            secret = "not-the-secret"
+        headers = {"Content-Type": "application/json",
+                   self.signature.header: self.signature.compute(secret, raw)}  # fmt: skip
+        try:
+            status = httpx.post(
+                self.webhook_url, content=raw, headers=headers, timeout=30
+            ).status_code
+        except httpx.TransportError as exc:
+            logger.warning("webhook not delivered", extra={"error": str(exc)})
+            status = 0
+        self.sent.append((status, str(body.get("topic") or body.get("event") or
+                                      body.get("webhookType") or "")))  # fmt: skip
+        return status
+
+    # --- the API -----------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, query: dict, form: dict, headers
+    ) -> tuple[int, object]:
+        with self.lock:
+            self.api_calls += 1
+            calls = self.api_calls
+        if self.knobs.outage:
+            return 503, {"error": "service unavailable"}
+        if self.knobs.rate_limit_every and calls % self.knobs.rate_limit_every == 0:
+            return 429, {"error": "too many requests", "retry_after": 0}
+        if not self.dialect.authorised(headers, form, self.api_key):
+            return 401, {"error": "unauthorised"}
+        return self.dialect.api(self, method, path, query, form)
+
+    def serve(self, port: int = 0) -> str:
+        """Start the API on 127.0.0.1; returns its base URL."""
+        simulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, method: str) -> None:
+                parts = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                form = {k: v[-1] for k, v in parse_qs(raw).items()}
+                status, body = simulator.handle(method, parts.path, query, form, self.headers)
+                data = json.dumps(body, default=str).encode() if body is not None else b""
+                self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._answer("GET")
+
+            def do_POST(self):
+                self._answer("POST")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.base_url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def listed(self, since: datetime | None = None, until: datetime | None = None):
+        """Returns changed in a window, oldest change first (as list APIs answer)."""
+        chosen = [
+            r
+            for r in self.returns.values()
+            if (since is None or r.updated >= since) and (until is None or r.updated <= until)
+        ]
+        return sorted(chosen, key=lambda r: (r.updated, r.id))  # fmt: skip
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def money(value: Decimal) -> str:
+    return f"{value:.2f}"

@@ -1,0 +1,71 @@
+"""Swap Commerce, simulated: enveloped webhooks in minor units, and the return list."""
+
+from __future__ import annotations
+
+from connectors.base.simulator import STEPS, Dialect, SimReturn, parse_time
+
+STATUS = {"opened": "created", "in_transit": "in_transit", "delivered": "delivered",
+          "graded": "inspected", "refunded": "refunded", "cancelled": "cancelled",
+          "expired": "cancelled"}  # fmt: skip
+SHIPPING = {"created": "Pre-Transit", "in_transit": "In-Transit"}
+
+
+def minor(value) -> int:
+    return int(value * 100)
+
+
+def render(ret: SimReturn) -> dict:
+    reached = [STATUS[s] for s in STEPS[: ret.step + 1]] + ([STATUS[ret.ending]] if ret.ending
+                                                               else [])  # fmt: skip
+    graded = ret.stage in ("graded", "refunded")
+    return {
+        "return_id": ret.id, "order_number": f"#{ret.order}", "status": STATUS[ret.stage],
+        "shipping_status": SHIPPING.get(STATUS[ret.stage], "Delivered"), "return_type": "Refund",
+        "created_at": ret.created.isoformat(), "updated_at": ret.updated.isoformat(),
+        "status_history": [{"status": s, "at": ret.updated.isoformat()} for s in reached],
+        "customer": {"email": ret.email, "first_name": ret.name.split()[0],
+                     "last_name": ret.name.split()[-1]},
+        "shipping_address": {"address1": "1 Simulated Street", "city": "Bath", "zip": "BA1 1AA",
+                             "country_code": "GB"},
+        "currency": "GBP",
+        "items": [{"line_id": u.id, "sku": u.sku, "title": u.title, "quantity": 1,
+                   "unit_price_minor": minor(u.price), "unit_discount_minor": minor(u.discount),
+                   "unit_tax_minor": minor(u.tax), "reason": u.reason,
+                   "disposition": u.disposition if graded else None,
+                   "inspected_at": ret.updated.isoformat() if graded else None}
+                  for u in ret.units],
+        "exchange_items": [],
+        "refund": {"status": "refunded" if ret.stage == "refunded" else "pending",
+                   "amount_minor": minor(ret.credit), "reference": f"SWR-{ret.id}"},
+        "credit": None,
+    }  # fmt: skip
+
+
+class SwapDialect(Dialect):
+    platform = "swap"
+    endings = {"cancelled": "cancelled", "expired": "cancelled"}
+    api_key_header = "X-Api-Key"
+
+    def webhook(self, ret, stage):
+        event = {"opened": "return.created", "graded": "return.processed",
+                 "cancelled": "return.cancelled"}.get(stage, "return.updated")  # fmt: skip
+        return [
+            {
+                "id": f"whe_{ret.id}_{stage}",
+                "event": event,
+                "created_at": ret.updated.isoformat(),
+                "shop": "sim",
+                "data": render(ret),
+            }
+        ]
+
+    def api(self, sim, method, path, query, form):
+        if path != "/api/returns":
+            return 404, {"error": "no such endpoint"}
+        rows = sim.listed(parse_time(query.get("updated_at_min")),
+                          parse_time(query.get("updated_at_max")))  # fmt: skip
+        start = int(query.get("page_info", 0))
+        page = rows[start : start + 50]
+        more = start + 50 < len(rows)
+        return 200, {"returns": [render(r) for r in page],
+                     "next_cursor": str(start + 50) if more else None}  # fmt: skip
