@@ -42,6 +42,8 @@ class Connector:
     parsers: Mapping[str, Parser] = field(default_factory=dict)
     # the safety-net poll of the platform's API (a PlatformClient subclass)
     client: type | None = None
+    # the platform's dialect for the simulator (a Dialect subclass)
+    simulator: type | None = None
 
     def signature_for(self, options: Mapping[str, str]) -> HmacSignature:
         return self.webhooks.signature.with_options(options)

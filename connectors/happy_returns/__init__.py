@@ -3,6 +3,7 @@
 from connectors.base.connector import Connector
 from connectors.happy_returns import parser, webhooks
 from connectors.happy_returns.client import HappyReturnsClient
+from connectors.happy_returns.simulator import HappyReturnsDialect
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -14,6 +15,7 @@ connector = Connector(
         default_policy=PostingPolicy.ON_INSPECTION,
     ),
     webhooks=webhooks.dialect,
+    simulator=HappyReturnsDialect,
     client=HappyReturnsClient,
     parsers={
         "return.asn": parser.parse_return_asn,

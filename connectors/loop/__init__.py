@@ -3,6 +3,7 @@
 from connectors.base.connector import Connector
 from connectors.loop import parser, webhooks
 from connectors.loop.client import LoopClient
+from connectors.loop.simulator import LoopDialect
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -14,6 +15,7 @@ connector = Connector(
         default_policy=PostingPolicy.ON_INSPECTION,
     ),
     webhooks=webhooks.dialect,
+    simulator=LoopDialect,
     client=LoopClient,
     parsers={trigger: parser.parse_return for trigger in webhooks.RETURN_TRIGGERS},
 )

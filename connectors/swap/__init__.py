@@ -3,6 +3,7 @@
 from connectors.base.connector import Connector
 from connectors.swap import parser, webhooks
 from connectors.swap.client import SwapClient
+from connectors.swap.simulator import SwapDialect
 from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
@@ -14,6 +15,7 @@ connector = Connector(
         default_policy=PostingPolicy.ON_INSPECTION,
     ),
     webhooks=webhooks.dialect,
+    simulator=SwapDialect,
     client=SwapClient,
     parsers={topic: parser.parse for topic in webhooks.TOPICS},
 )

@@ -125,7 +125,8 @@ def _advance(ret: Return, ids: tuple[str, ...], target: str, delivery, *, stamp:
 
 def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
     first_time = not ret.units.exists() and not ret.order_ref
-    ret.order_ref = ret.order_ref or event.order_ref
+    # Khaos knows the web order by its number without the shop's leading "#".
+    ret.order_ref = ret.order_ref or event.order_ref.strip().lstrip("#").strip()
     ret.customer_email = ret.customer_email or event.customer_email.strip().lower()
     ret.customer_name = ret.customer_name or event.customer_name
     ret.address = ret.address or event.address

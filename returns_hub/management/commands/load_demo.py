@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from returns_hub import platforms
 from returns_hub.choices import Team
 from returns_hub.models import PlatformConnection
 from returns_hub.resources import MAPPING_FILES
@@ -18,14 +19,8 @@ from returns_hub.services.products import apply_stock_upload
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
 DEMO_RETURNS = 40
-# Each platform's simulator listens on its own local port (see the README).
-DEMO_CONNECTIONS = [
-    ("loop", "demo-loop", 8101),
-    ("happy-returns", "demo-happy-returns", 8102),
-    ("reveni", "demo-reveni", 8103),
-    ("swap", "demo-swap", 8104),
-    ("rebound", "demo-rebound", 8105),
-]
+# Each platform's simulator listens on its own local port, from 8101 (see the README).
+SIMULATOR_PORTS = 8101
 
 
 class Command(BaseCommand):
@@ -50,7 +45,8 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def _connections(self):
-        for platform, slug, port in DEMO_CONNECTIONS:
+        for offset, spec in enumerate(platforms.all_specs()):
+            platform, slug, port = spec.slug, f"demo-{spec.slug}", SIMULATOR_PORTS + offset
             if PlatformConnection.objects.filter(slug=slug).exists():
                 continue
             call_command(
