@@ -35,6 +35,7 @@ bench: install
 	$(BENCH_ENV) $(BIN)/python manage.py load_demo >/dev/null
 	$(BENCH_ENV) $(BIN)/python manage.py generate_returns --until $(BENCH_RETURNS) --batch 5000
 	$(BENCH_ENV) $(BIN)/python -m benchmarks.khaos_page
+	$(BENCH_ENV) $(BIN)/python -m benchmarks.ingest
 
 lint: install
 	$(BIN)/ruff check .

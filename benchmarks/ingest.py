@@ -1,0 +1,163 @@
+"""Webhook ingest under gunicorn, beside a minimal receiver; then event processing.
+
+1. The ceiling: a view that verifies the signature and inserts one row.
+2. The hub's receiver (/webhooks/loop/demo-loop/): find the connection, check
+   size and signature, parse, store the delivery whole, queue its task, 202.
+   Goal: at least 60% of the ceiling's throughput, and p99 under 50 ms at half
+   the ceiling's load.
+3. Processing: the stored deliveries through parser and engine to timeline
+   events and postings, in process. Goal: at least 500 events a second.
+
+Run by `make bench` on the bench database.
+"""
+
+import asyncio
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+django.setup()
+
+import httpx  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from connectors.tasks import process_delivery  # noqa: E402
+from returns_hub.models import InboxDelivery, TimelineEntry  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = b"demo-loop-webhook-secret"
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+TEMPLATE = json.loads((ROOT / "returns_hub/demo/bench_loop_return.json").read_text())
+RUN = str(int(time.time()))
+
+
+def body(n: int) -> bytes:
+    payload = copy.deepcopy(TEMPLATE)
+    payload["id"] = f"B{RUN}{n:07d}"
+    for i, line in enumerate(payload["line_items"]):
+        line["line_item_id"] = int(f"{n}{i}")
+    return json.dumps(payload).encode()
+
+
+def signed(n: int) -> tuple[bytes, dict]:
+    raw = body(n)
+    digest = base64.b64encode(hmac.new(SECRET, raw, hashlib.sha256).digest()).decode()
+    return raw, {"Content-Type": "application/json", "X-Loop-Signature": digest}
+
+
+async def load(url: str, seconds: float, *, rate: float | None = None, start: int = 0):
+    latencies, counter = [], [start]
+    deadline = time.perf_counter() + seconds
+    interval = CONCURRENCY / rate if rate else 0.0
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def worker():
+            while time.perf_counter() < deadline:
+                counter[0] += 1
+                raw, headers = signed(counter[0])
+                began = time.perf_counter()
+                response = await client.post(url, content=raw, headers=headers)
+                elapsed = time.perf_counter() - began
+                assert response.status_code == 202, (response.status_code, response.text[:200])
+                latencies.append(elapsed * 1000)
+                if interval:
+                    await asyncio.sleep(max(0.0, interval - elapsed))
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        took = time.perf_counter() - began
+    latencies.sort()
+    return {"rps": len(latencies) / took, "p50": statistics.median(latencies),
+            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)], "n": len(latencies),
+            "next": counter[0]}  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_minimal (id bigserial primary key, "
+                       "body bytea not null, at timestamptz default now())")  # fmt: skip
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+           "DATABASE_URL": _database_url()}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "benchmarks.wsgi", "-b", f"127.0.0.1:{port}",
+         "-w", "2", "--log-level", "warning"], cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        _wait(f"http://127.0.0.1:{port}/healthz")
+        base = f"http://127.0.0.1:{port}"
+        asyncio.run(load(f"{base}/bench/minimal/", 1.0))  # warm up
+        ceiling = asyncio.run(load(f"{base}/bench/minimal/", SECONDS))
+        start = InboxDelivery.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        hub = asyncio.run(load(f"{base}/webhooks/loop/demo-loop/", SECONDS, start=10**6))
+        half = asyncio.run(load(f"{base}/webhooks/loop/demo-loop/", SECONDS,
+                                rate=ceiling["rps"] / 2, start=hub["next"]))  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"{'receiver':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, row in (("minimal (verify + insert)", ceiling), ("hub webhook", hub),
+                      ("hub webhook at half the ceiling", half)):  # fmt: skip
+        print(f"{name:<34}{row['rps']:>9.0f}{row['p50']:>9.1f}{row['p99']:>9.1f}")
+    share = hub["rps"] / ceiling["rps"]
+    print(
+        f"hub / ceiling: {share:.0%} (goal >= 60%); p99 at half load {half['p99']:.1f} ms "
+        "(goal < 50 ms)"
+    )
+
+    pending = list(InboxDelivery.objects.filter(id__gt=start, status="received")
+                   .order_by("id").values_list("id", flat=True)[:3000])  # fmt: skip
+    events_before = TimelineEntry.objects.filter(event_key__isnull=False).count()
+    began = time.perf_counter()
+    for delivery_id in pending:
+        process_delivery(delivery_id)
+    took = time.perf_counter() - began
+    events = TimelineEntry.objects.filter(event_key__isnull=False).count() - events_before
+    print(
+        f"processing: {len(pending)} deliveries, {events} events in {took:.1f} s = "
+        f"{events / took:.0f} events/s (goal >= 500)"
+    )
+    ok = share >= 0.6 and half["p99"] < 50 and events / took >= 500
+    return 0 if ok else 1
+
+
+def _database_url() -> str:
+    from urllib.parse import quote
+
+    db = connection.settings_dict
+    host = quote(db["HOST"], safe="") + (f":{db['PORT']}" if db["PORT"] else "")
+    return f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@{host}/{db['NAME']}"
+
+
+def _wait(url: str) -> None:
+    for _ in range(100):
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
