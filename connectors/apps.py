@@ -16,6 +16,10 @@ class ConnectorsConfig(AppConfig):
         # A connection's poll schedule follows the connection, however it was changed.
         post_save.connect(_sync_polls, sender=PlatformConnection, dispatch_uid="sync-polls")
         post_delete.connect(_sync_polls, sender=PlatformConnection, dispatch_uid="sync-polls-del")
+        from connectors.webhooks import forget_connections
+
+        post_save.connect(forget_connections, sender=PlatformConnection, dispatch_uid="forget")
+        post_delete.connect(forget_connections, sender=PlatformConnection, dispatch_uid="forget-d")
         del schedules
 
 

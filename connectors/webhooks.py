@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from connectors import registry
 from connectors.tasks import enqueue_delivery
-from returns_hub.choices import InboxSource
-from returns_hub.models import InboxDelivery, PlatformConnection
+from returns_hub.choices import InboxSource, InboxStatus
+from returns_hub.models import PlatformConnection
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +40,49 @@ def _read_body(request: HttpRequest, limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
+# Connections seen lately, so the hot path skips a query; a change to a
+# connection clears this process's copy at once and others' within CACHE_SECONDS.
+CACHE_SECONDS = 30.0
+_connections: dict[tuple[str, str], tuple[float, PlatformConnection | None]] = {}
+
+
+def _connection(platform: str, slug: str) -> PlatformConnection | None:
+    key = (platform, slug)
+    cached = _connections.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    found = PlatformConnection.objects.filter(platform=platform, slug=slug, enabled=True).first()
+    _connections[key] = (time.monotonic() + CACHE_SECONDS, found)
+    return found
+
+
+def forget_connections(**kwargs) -> None:
+    _connections.clear()
+
+
+# One round trip: a new delivery gets its id back, a duplicate gets nothing.
+INSERT = """
+    INSERT INTO returns_hub_inboxdelivery
+        (connection_id, source, topic, dedup_key, headers, body, status, error, attempts,
+         received_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, '', 0, now())
+    ON CONFLICT (connection_id, dedup_key) DO NOTHING
+    RETURNING id
+"""
+
+
+def _store(connection, topic: str, key: str, headers: dict, body: bytes) -> int | None:
+    with db_connection.cursor() as cursor:
+        cursor.execute(INSERT, [connection.pk, InboxSource.WEBHOOK, topic[:100], key[:255],
+                                json.dumps(headers), body, InboxStatus.RECEIVED])  # fmt: skip
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 @csrf_exempt
 @require_POST
 def receive(request: HttpRequest, platform: str, slug: str) -> JsonResponse:
-    connection = PlatformConnection.objects.filter(
-        platform=platform, slug=slug, enabled=True
-    ).first()
+    connection = _connection(platform, slug)
     if connection is None:
         return _error(404, f"no enabled {platform} connection named {slug!r}")
     connector = registry.get(platform)
@@ -69,22 +108,15 @@ def receive(request: HttpRequest, platform: str, slug: str) -> JsonResponse:
 
     topic = connector.webhooks.topic(payload)
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED_HEADERS}
-    try:
-        with transaction.atomic():
-            delivery = InboxDelivery.objects.create(
-                connection=connection,
-                source=InboxSource.WEBHOOK,
-                topic=topic[:100],
-                dedup_key=connector.webhooks.dedup_key(payload, body)[:255],
-                headers=headers,
-                body=body,
-            )
-            transaction.on_commit(lambda: enqueue_delivery(delivery.pk))
-    except IntegrityError:
+    delivery_id = _store(connection, topic, connector.webhooks.dedup_key(payload, body),
+                         headers, body)  # fmt: skip
+    if delivery_id is None:
         # Already stored: a duplicate is recognised and changes nothing.
         return JsonResponse({"status": "duplicate"}, status=200)
+    # Stored and committed (autocommit) before the task is queued and the 202 sent.
+    transaction.on_commit(lambda: enqueue_delivery(delivery_id))
     logger.info(
         "webhook stored",
-        extra={"connection": connection.slug, "topic": topic, "delivery": delivery.pk},
+        extra={"connection": connection.slug, "topic": topic, "delivery": delivery_id},
     )
-    return JsonResponse({"status": "accepted", "delivery": delivery.pk}, status=202)
+    return JsonResponse({"status": "accepted", "delivery": delivery_id}, status=202)

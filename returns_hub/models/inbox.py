@@ -23,9 +23,6 @@ class InboxDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    duplicates = models.PositiveIntegerField(
-        default=0, help_text="How many times the same delivery arrived again."
-    )
 
     class Meta:
         verbose_name = "inbox delivery"

@@ -46,15 +46,23 @@ def apply_all(
     grade and the refund beside it): the engine decides on all of it, not on
     the first half. Each return is held under its row lock throughout.
     """
-    touched: dict[int, Return] = {}
+    with timeline.batch():
+        return _apply_all(connection, events, delivery)
+
+
+def _apply_all(connection, events, delivery) -> list[Return]:
+    touched: dict[str, Return] = {}
+    applied: dict[int, set[str]] = {}
     changed: set[int] = set()
     for event in events:
-        ret = touched.get(_return_key(connection, event))
+        ret = touched.get(event.external_id)
         if ret is None:
             ret = _locked_return(connection, event)
-            touched[ret.pk] = ret
-        if timeline.seen(ret, event.event_key):
+            touched[event.external_id] = ret
+            applied[ret.pk] = timeline.event_keys(ret)
+        if event.event_key in applied[ret.pk]:
             continue  # the same event again (a redelivery, or a poll after a webhook)
+        applied[ret.pk].add(event.event_key)
         changed.add(ret.pk)
         handler = HANDLERS.get(type(event))
         if handler is None:
@@ -75,14 +83,6 @@ def apply(
 ) -> Return:
     """Apply one event and evaluate its return."""
     return apply_all(connection, [event], delivery=delivery)[0]
-
-
-def _return_key(connection: PlatformConnection, event: ev.ReturnEvent) -> int | None:
-    return (
-        Return.objects.filter(connection=connection, external_id=event.external_id)
-        .values_list("pk", flat=True)
-        .first()
-    )
 
 
 def _kind(event: ev.ReturnEvent) -> str:
