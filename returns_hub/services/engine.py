@@ -133,8 +133,15 @@ def _wind_down(ret: Return, ctx: Context) -> None:
 
 def _resolve_products(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
     problems = []
+    known: dict[tuple[str, str], object] = {}  # units of the same SKU resolve once
     for unit in live:
-        result = resolution.resolve_unit_product(ret, unit)
+        key = (unit.platform_sku, unit.barcode)
+        if key not in known:
+            known[key] = resolution.resolve_unit_product(ret, unit)
+        result = known[key]
+        if isinstance(result, Problem):
+            result = Problem(result.kind, result.cause, result.message, unit=result.unit or unit,
+                             details=result.details)  # fmt: skip
         product = None if isinstance(result, Problem) else result
         if isinstance(result, Problem):
             problems.append(result)
@@ -157,8 +164,12 @@ def _reason_for(ret: Return, unit: ReturnUnit):
 def _resolve_reasons(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
     """Reasons and sites, checked as soon as they are known so a team can fix them early."""
     problems = []
+    known: dict[tuple[str, str, str, str], object] = {}  # the same answer for the same codes
     for unit in live:
-        result = _reason_for(ret, unit)
+        key = (unit.state, unit.outcome, unit.disposition, unit.reason)
+        if key not in known:
+            known[key] = _reason_for(ret, unit)
+        result = known[key]
         reason, site = (None, None)
         if isinstance(result, Problem):
             problems.append(result)

@@ -112,15 +112,20 @@ def _units(ret: Return, ids: tuple[str, ...]):
 
 
 def _advance(ret: Return, ids: tuple[str, ...], target: str, delivery, *, stamp: str = "") -> int:
-    """Move units forward to ``target``; units already past it are left alone."""
-    moved = 0
-    for unit in _units(ret, ids):
-        if allowed(UNIT_TRANSITIONS, unit.state, target):
-            if stamp:
-                setattr(unit, stamp, timezone.now())
-                unit.save(update_fields=[stamp])
-            moved += move_unit(unit, target, cause=Cause.PLATFORM, delivery=delivery)
-    return moved
+    """Move units forward to ``target`` in one update; units already past it are left alone."""
+    units = [u for u in _units(ret, ids) if allowed(UNIT_TRANSITIONS, u.state, target)]
+    if not units:
+        return 0
+    changes = {"state": target, **({stamp: timezone.now()} if stamp else {})}
+    ReturnUnit.objects.filter(pk__in=[u.pk for u in units]).update(**changes)
+    for unit in units:
+        moved = f"Unit {unit.external_id} ({unit.platform_sku or unit.barcode}): {unit.state}"
+        timeline.record(
+            ret, "unit_state_changed", f"{moved} → {target}",
+            cause=Cause.PLATFORM, delivery=delivery, unit=unit, from_state=unit.state,
+            to_state=target,
+        )  # fmt: skip
+    return len(units)
 
 
 def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
