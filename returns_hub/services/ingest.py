@@ -96,14 +96,18 @@ def _locked_return(connection: PlatformConnection, event: ev.ReturnEvent) -> Ret
         "associated_ref": associated_ref(connection, event.external_id),
         "currency": getattr(event, "currency", "GBP"),
     }
-    ret, _ = Return.objects.get_or_create(
-        connection=connection, external_id=event.external_id, defaults=defaults
+    locked = Return.objects.select_related("connection__khaos_channel").select_for_update(
+        of=("self",)
     )
-    return (
-        Return.objects.select_related("connection__khaos_channel")
-        .select_for_update(of=("self",))
-        .get(pk=ret.pk)
+    ret = locked.filter(connection=connection, external_id=event.external_id).first()
+    if ret is not None:
+        return ret  # the common case: one query, and the row is ours
+    # New: insert it, or find that a concurrent delivery just did (no savepoint either way).
+    Return.objects.bulk_create(
+        [Return(connection=connection, external_id=event.external_id, **defaults)],
+        ignore_conflicts=True,
     )
+    return locked.get(connection=connection, external_id=event.external_id)
 
 
 def _units(ret: Return, ids: tuple[str, ...]):
@@ -220,14 +224,23 @@ def grade(unit: ReturnUnit, disposition: str, condition: str = "", *, cause: Cau
         UNIT_TRANSITIONS, unit.state, UnitState.GRADED
     ):
         return f"Unit {unit.external_id} is {unit.state}: grade {disposition!r} not applied"
+    previous = unit.state
     unit.disposition = disposition
     unit.condition = condition
     unit.graded_at = timezone.now()
     unit.graded_by = actor
+    unit.state = UnitState.GRADED
     if unit.received_at is None:
         unit.received_at = unit.graded_at  # a graded unit has arrived
-    unit.save(update_fields=["disposition", "condition", "graded_at", "graded_by", "received_at"])
-    move_unit(unit, UnitState.GRADED, cause=cause, actor=actor, delivery=delivery)
+    unit.save(update_fields=["disposition", "condition", "graded_at", "graded_by", "received_at",
+                             "state"])  # fmt: skip
+    if previous != UnitState.GRADED:  # the move, on the timeline like every other
+        timeline.record(
+            ret, "unit_state_changed",
+            f"Unit {unit.external_id} ({unit.platform_sku or unit.barcode}): {previous} → graded",
+            cause=cause, actor=actor, delivery=delivery, unit=unit, from_state=previous,
+            to_state=UnitState.GRADED,
+        )  # fmt: skip
     return f"Unit {unit.external_id} ({unit.platform_sku}) graded {disposition!r}" + (
         f" ({condition})" if condition else ""
     )
