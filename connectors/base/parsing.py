@@ -133,3 +133,16 @@ def require_mapping(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ParseError(f"{where} must be an object")
     return value
+
+
+def address(obj: Any, names: Mapping[str, str], where: str) -> dict:
+    """A platform's address as the hub keeps it: ``names`` maps the hub's keys
+    (line1, line2, line3, town, county, postcode, country_code, phone) to the platform's."""
+    source = obj if isinstance(obj, Mapping) else {}
+    return {key: text(source, name, where) for key, name in names.items()}
+
+
+def full_name(obj: Any, first: str = "first_name", last: str = "last_name") -> str:
+    source = obj if isinstance(obj, Mapping) else {}
+    return " ".join(part for part in (text(source, first, "name"), text(source, last, "name"))
+                    if part)  # fmt: skip

@@ -252,6 +252,13 @@ class PlatformSimulator:
             self.server.shutdown()
             self.server.server_close()
 
+    @staticmethod
+    def page(rows: list, cursor: str | None, size: int = 50) -> tuple[list, str | None]:
+        """One page of a list API with an offset cursor: (rows, the next cursor or None)."""
+        start = int(cursor or 0)
+        more = start + size < len(rows)
+        return rows[start : start + size], (str(start + size) if more else None)
+
     def listed(self, since: datetime | None = None, until: datetime | None = None):
         """Returns changed in a window, oldest change first (as list APIs answer)."""
         chosen = [

@@ -51,20 +51,13 @@ def _exchange(item: Mapping[str, Any], index: int) -> ev.ExchangeData:
     )
 
 
+ADDRESS = {"line1": "address1", "line2": "address2", "town": "city", "county": "state",
+           "postcode": "zip", "country_code": "country_code", "phone": "phone"}  # fmt: skip
+
+
 def _address(payload: Mapping[str, Any]) -> dict:
     raw = payload.get("address")
-    if not isinstance(raw, Mapping):
-        return {}
-    where = "address"
-    return {
-        "line1": p.text(raw, "address1", where),
-        "line2": p.text(raw, "address2", where),
-        "town": p.text(raw, "city", where),
-        "county": p.text(raw, "state", where),
-        "postcode": p.text(raw, "zip", where),
-        "country_code": p.text(raw, "country_code", where),
-        "phone": p.text(raw, "phone", where),
-    }
+    return p.address(raw, ADDRESS, "address") if isinstance(raw, Mapping) else {}
 
 
 def _digest(*parts: object) -> str:

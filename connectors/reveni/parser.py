@@ -17,6 +17,8 @@ from returns_hub import events as ev
 
 IN_TRANSIT = frozenset({"in_transit", "shipped"})
 RECEIVED = frozenset({"received", "delivered", "inspected"})
+ADDRESS = {"line1": "line1", "line2": "line2", "town": "city", "postcode": "postcode",
+           "country_code": "country_code"}  # fmt: skip
 
 
 def _units(ret: Mapping[str, Any]) -> tuple[ev.UnitData, ...]:
@@ -49,19 +51,14 @@ def parse(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
     address = ret.get("address") if isinstance(ret.get("address"), Mapping) else {}
     currency = p.currency(ret, "currency", "return")
     at = p.timestamp(payload, "occurred_at", "body")
-    name = " ".join(filter(None, (p.text(customer, "first_name", "customer"),
-                                  p.text(customer, "last_name", "customer"))))  # fmt: skip
+    name = p.full_name(customer)
     events: list[ev.ReturnEvent] = [
         ev.ReturnOpened(
             external_id=rid, event_key=f"reveni:{rid}:opened:{p.digest(*ids)}",
             occurred_at=p.timestamp(ret, "created_at", "return"),
             order_ref=p.order_ref(p.text(ret, "order_number", "return")),
             customer_email=p.text(customer, "email", "customer"), customer_name=name,
-            address={"line1": p.text(address, "line1", "address"),
-                     "line2": p.text(address, "line2", "address"),
-                     "town": p.text(address, "city", "address"),
-                     "postcode": p.text(address, "postcode", "address"),
-                     "country_code": p.text(address, "country_code", "address"),
+            address={**p.address(address, ADDRESS, "address"),
                      "phone": p.text(customer, "phone", "customer")},
             currency=currency, platform_state=p.text(ret, "status", "return"), units=units,
         )

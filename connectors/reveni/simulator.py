@@ -46,8 +46,5 @@ class ReveniDialect(Dialect):
             return 404, {"error": "no such endpoint"}
         rows = sim.listed(parse_time(query.get("updated_since")),
                           parse_time(query.get("updated_until")))  # fmt: skip
-        start = int(query.get("cursor", 0))
-        page = rows[start : start + 50]
-        more = start + 50 < len(rows)
-        return 200, {"returns": [render(r) for r in page],
-                     "next_cursor": str(start + 50) if more else None}  # fmt: skip
+        page, cursor = sim.page(rows, query.get("cursor"))
+        return 200, {"returns": [render(r) for r in page], "next_cursor": cursor}

@@ -16,6 +16,8 @@ from connectors.base import parsing as p
 from connectors.base.errors import ParseError
 from returns_hub import events as ev
 
+ADDRESS = {"line1": "address1", "line2": "address2", "town": "city", "postcode": "zip",
+           "country_code": "country_code"}  # fmt: skip
 CREDIT_TYPES = {"shop_later_credit": "store_credit", "shop_now_credit": "store_credit",
                 "gift_card": "gift_card"}  # fmt: skip
 
@@ -65,8 +67,7 @@ def parse(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
     customer = data.get("customer") if isinstance(data.get("customer"), Mapping) else {}
     address = data.get("shipping_address")
     address = address if isinstance(address, Mapping) else {}
-    name = " ".join(filter(None, (p.text(customer, "first_name", "customer"),
-                                  p.text(customer, "last_name", "customer"))))  # fmt: skip
+    name = p.full_name(customer)
     known = p.digest(*(u.external_id for u in units), *(x.external_id for x in exchanges))
     events: list[ev.ReturnEvent] = [
         ev.ReturnOpened(
@@ -75,11 +76,7 @@ def parse(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
             occurred_at=p.timestamp(data, "created_at", "data"),
             order_ref=p.order_ref(p.text(data, "order_number", "data")),
             customer_email=p.text(customer, "email", "customer"), customer_name=name,
-            address={"line1": p.text(address, "address1", "address"),
-                     "line2": p.text(address, "address2", "address"),
-                     "town": p.text(address, "city", "address"),
-                     "postcode": p.text(address, "zip", "address"),
-                     "country_code": p.text(address, "country_code", "address"),
+            address={**p.address(address, ADDRESS, "address"),
                      "phone": p.text(customer, "phone", "customer")},
             currency=currency, platform_state=p.text(data, "status", "data"), units=units,
             exchanges=tuple(exchanges),

@@ -64,8 +64,5 @@ class SwapDialect(Dialect):
             return 404, {"error": "no such endpoint"}
         rows = sim.listed(parse_time(query.get("updated_at_min")),
                           parse_time(query.get("updated_at_max")))  # fmt: skip
-        start = int(query.get("page_info", 0))
-        page = rows[start : start + 50]
-        more = start + 50 < len(rows)
-        return 200, {"returns": [render(r) for r in page],
-                     "next_cursor": str(start + 50) if more else None}  # fmt: skip
+        page, cursor = sim.page(rows, query.get("page_info"))
+        return 200, {"returns": [render(r) for r in page], "next_cursor": cursor}
