@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
 from returns_hub import documents
@@ -133,6 +132,7 @@ def _wind_down(ret: Return, ctx: Context) -> None:
 
 def _resolve_products(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
     problems = []
+    changed: dict[int | None, list[int]] = {}
     known: dict[tuple[str, str], object] = {}  # units of the same SKU resolve once
     for unit in live:
         key = (unit.platform_sku, unit.barcode)
@@ -147,7 +147,9 @@ def _resolve_products(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
             problems.append(result)
         if unit.product_id != (product.pk if product else None):
             unit.product = product
-            unit.save(update_fields=["product"])
+            changed.setdefault(product.pk if product else None, []).append(unit.pk)
+    for product_id, ids in changed.items():
+        ReturnUnit.objects.filter(pk__in=ids).update(product_id=product_id)
     return problems
 
 
@@ -164,6 +166,7 @@ def _reason_for(ret: Return, unit: ReturnUnit):
 def _resolve_reasons(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
     """Reasons and sites, checked as soon as they are known so a team can fix them early."""
     problems = []
+    changed: dict[tuple[int | None, int | None], list[int]] = {}
     known: dict[tuple[str, str, str, str], object] = {}  # the same answer for the same codes
     for unit in live:
         key = (unit.state, unit.outcome, unit.disposition, unit.reason)
@@ -175,9 +178,13 @@ def _resolve_reasons(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
             problems.append(result)
         elif result is not None:
             reason, site = result.reason, result.site_id
-        if (unit.khaos_return_reason_id, unit.site_id) != (reason.pk if reason else None, site):
+        wanted = (reason.pk if reason else None, site)
+        if (unit.khaos_return_reason_id, unit.site_id) != wanted:
             unit.khaos_return_reason, unit.site_id = reason, site
-            unit.save(update_fields=["khaos_return_reason", "site_id"])
+            changed.setdefault(wanted, []).append(unit.pk)
+    for (reason_id, site_id), ids in changed.items():
+        ReturnUnit.objects.filter(pk__in=ids).update(khaos_return_reason_id=reason_id,
+                                                     site_id=site_id)  # fmt: skip
     return problems
 
 
@@ -262,14 +269,15 @@ def _sync_exceptions(ret: Return, problems: list[Problem], ctx: Context) -> set[
             timeline.record(ret, "exception_opened",
                             f"{case.get_kind_display()} ({case.owner}): {problem.message}",
                             cause=ctx.cause, actor=ctx.actor, unit=problem.unit)  # fmt: skip
-    stale = ret.exceptions.filter(status=ExceptionStatus.OPEN, kind__in=ENGINE_KINDS).exclude(
-        cause_key__in=current
-    )
+    stale = list(ret.exceptions.filter(status=ExceptionStatus.OPEN, kind__in=ENGINE_KINDS)
+                 .exclude(cause_key__in=current))  # fmt: skip
     for case in stale:
         timeline.record(ret, "exception_resolved",
                         f"{case.get_kind_display()} resolved: its cause has gone",
                         cause=ctx.cause, actor=ctx.actor)  # fmt: skip
-    _close(stale, "Resolved automatically: the cause has gone.")
+    if stale:
+        _close(ExceptionCase.objects.filter(pk__in=[c.pk for c in stale]),
+               "Resolved automatically: the cause has gone.")  # fmt: skip
     return {key for key, p in current.items() if p.kind not in NON_BLOCKING}
 
 
@@ -291,11 +299,14 @@ def _return_lines(ret: Return, live: list[ReturnUnit]) -> list[khaos_documents.R
 def _post_return(ret: Return, live, channel, *, urn: str | None, held: bool, ctx: Context):
     posting = ret.postings.filter(kind=PostingKind.RETURN).first()
     if posting is None:
-        posting = Posting.objects.create(
+        # Unsaved until it is held or made ready below: one insert either way.
+        posting = Posting(
             channel=channel, return_ref=ret, kind=PostingKind.RETURN,
             associated_ref=ret.associated_ref, state=PostingState.HELD, currency=ret.currency,
             process_return=ret.connection.posting_policy != PostingPolicy.ON_REFUND_UNPROCESSED,
         )  # fmt: skip
+        if held:
+            posting.save()
         timeline.record(ret, "posting_created",
                         f"Posting {posting.associated_ref} created"
                         + (", held by open exceptions" if held else ""),
@@ -322,7 +333,12 @@ def _make_ready(posting: Posting, *, expected: Decimal) -> None:
     posting.expected_credit = expected
     posting.ready_at = now
     posting.confirm_by = now + timedelta(days=posting.channel.confirmation_days)
-    posting.save(update_fields=["document", "state", "expected_credit", "ready_at", "confirm_by"])
+    if posting.pk is None:
+        posting.save()
+    else:
+        posting.save(
+            update_fields=["document", "state", "expected_credit", "ready_at", "confirm_by"]
+        )
 
 
 # --- exchanges -------------------------------------------------------------------
@@ -398,9 +414,7 @@ def _place_exchange_order(ret, exchange, product, channel, urn, ctx: Context) ->
             ret, exchange, ref=ref, urn=urn, product=product, channel=channel,
         )),
     )  # fmt: skip
-    with transaction.atomic():
-        posting.save()
-        _make_ready(posting, expected=Decimal("0.00"))
+    _make_ready(posting, expected=Decimal("0.00"))
     exchange.product = product
     exchange.state = ExchangeState.ORDERED
     exchange.save(update_fields=["product", "state"])

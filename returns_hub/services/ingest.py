@@ -33,7 +33,6 @@ def associated_ref(connection: PlatformConnection, external_id: str) -> str:
     return ref
 
 
-@transaction.atomic
 def apply_all(
     connection: PlatformConnection,
     events: list[ev.ReturnEvent],
@@ -46,7 +45,8 @@ def apply_all(
     grade and the refund beside it): the engine decides on all of it, not on
     the first half. Each return is held under its row lock throughout.
     """
-    with timeline.batch():
+    # Inside the caller's transaction when there is one (no savepoint of its own).
+    with transaction.atomic(savepoint=False), timeline.batch():
         return _apply_all(connection, events, delivery)
 
 
@@ -107,7 +107,9 @@ def _locked_return(connection: PlatformConnection, event: ev.ReturnEvent) -> Ret
         [Return(connection=connection, external_id=event.external_id, **defaults)],
         ignore_conflicts=True,
     )
-    return locked.get(connection=connection, external_id=event.external_id)
+    ret = locked.get(connection=connection, external_id=event.external_id)
+    ret.is_new = not ret.order_ref and not ret.platform_created_at  # nothing applied to it yet
+    return ret
 
 
 def _units(ret: Return, ids: tuple[str, ...]):
@@ -115,9 +117,23 @@ def _units(ret: Return, ids: tuple[str, ...]):
     return units.filter(external_id__in=ids) if ids else units
 
 
+def _unit_cache(ret: Return) -> dict[str, ReturnUnit]:
+    """The return's units, read once per delivery and kept current as events move them."""
+    cache = getattr(ret, "_unit_cache", None)
+    if cache is None:
+        cache = {unit.external_id: unit for unit in ret.units.order_by("id")}
+        ret._unit_cache = cache
+    return cache
+
+
+def _cached_units(ret: Return, ids: tuple[str, ...]) -> list[ReturnUnit]:
+    cache = _unit_cache(ret)
+    return [cache[i] for i in ids if i in cache] if ids else list(cache.values())
+
+
 def _advance(ret: Return, ids: tuple[str, ...], target: str, delivery, *, stamp: str = "") -> int:
     """Move units forward to ``target`` in one update; units already past it are left alone."""
-    units = [u for u in _units(ret, ids) if allowed(UNIT_TRANSITIONS, u.state, target)]
+    units = [u for u in _cached_units(ret, ids) if allowed(UNIT_TRANSITIONS, u.state, target)]
     if not units:
         return 0
     changes = {"state": target, **({stamp: timezone.now()} if stamp else {})}
@@ -129,11 +145,14 @@ def _advance(ret: Return, ids: tuple[str, ...], target: str, delivery, *, stamp:
             cause=Cause.PLATFORM, delivery=delivery, unit=unit, from_state=unit.state,
             to_state=target,
         )  # fmt: skip
+        for name, value in changes.items():
+            setattr(unit, name, value)
     return len(units)
 
 
 def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
-    first_time = not ret.units.exists() and not ret.order_ref
+    fresh = getattr(ret, "is_new", False)  # just inserted: nothing to look up
+    first_time = fresh or (not ret.units.exists() and not ret.order_ref)
     # Khaos knows the web order by its number without the shop's leading "#".
     ret.order_ref = ret.order_ref or event.order_ref.strip().lstrip("#").strip()
     ret.customer_email = ret.customer_email or event.customer_email.strip().lower()
@@ -145,9 +164,11 @@ def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
     ret.shipping_refunded = event.shipping_refunded
     if event.occurred_at and ret.platform_created_at is None:
         ret.platform_created_at = event.occurred_at
-    ret.save()
+    ret.save(update_fields=["order_ref", "customer_email", "customer_name", "address", "currency",
+                            "platform_state", "handling_fee", "shipping_refunded",
+                            "platform_created_at", "updated_at"])  # fmt: skip
 
-    known = set(ret.units.values_list("external_id", flat=True))
+    known = set() if fresh else set(ret.units.values_list("external_id", flat=True))
     new_units = ReturnUnit.objects.bulk_create(
         [
             ReturnUnit(
@@ -159,14 +180,18 @@ def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
             if u.external_id not in known
         ]
     )  # fmt: skip
+    if fresh:
+        ret._unit_cache = {}
+    if getattr(ret, "_unit_cache", None) is not None:
+        ret._unit_cache.update({unit.external_id: unit for unit in new_units})
     for unit in new_units:
         if unit.outcome in NON_RETURN_OUTCOMES:
             move_unit(unit, UnitState.NOT_RETURNED, cause=Cause.PLATFORM, delivery=delivery,
                       message=f"Unit {unit.external_id} ({unit.platform_sku}) will not come back: "
                       f"{unit.outcome.replace('_', ' ')}")  # fmt: skip
 
-    existing = set(ret.exchanges.values_list("external_id", flat=True))
-    sequence = ret.exchanges.count()
+    existing = set() if fresh else set(ret.exchanges.values_list("external_id", flat=True))
+    sequence = 0 if fresh else ret.exchanges.count()
     new_exchanges = []
     for exchange in event.exchanges:
         if exchange.external_id in existing:
@@ -204,7 +229,7 @@ def _received(ret: Return, event: ev.UnitsReceived, delivery) -> str:
 
 
 def _graded(ret: Return, event: ev.UnitGraded, delivery) -> str:
-    unit = ret.units.filter(external_id=event.unit_id).first()
+    unit = _unit_cache(ret).get(event.unit_id)
     if unit is None:
         return f"Grade {event.disposition!r} for unknown unit {event.unit_id}: not applied"
     return grade(unit, event.disposition, event.condition, cause=Cause.PLATFORM, delivery=delivery)
@@ -276,6 +301,7 @@ def _mark_refunded(ret: Return, delivery) -> None:
 
 
 def _finished(ret: Return, target: str, delivery) -> str:
+    ret.__dict__.pop("_unit_cache", None)  # units are moved below by their own saves
     if not allowed(engine.RETURN_TRANSITIONS, ret.state, target):
         return f"Platform says {target}, but the return is already {ret.state}: not applied"
     for unit in ret.units.exclude(state__in=[UnitState.CANCELLED, UnitState.NOT_RETURNED]):
@@ -300,6 +326,8 @@ def _shipment(ret: Return, event: ev.ShipmentAnnounced, delivery) -> str:
                   "tracking": event.tracking, "departed_at": event.departed_at},
     )  # fmt: skip
     count = _units(ret, event.unit_ids).update(shipment=shipment)
+    for unit in _cached_units(ret, event.unit_ids):
+        unit.shipment = shipment
     _advance(ret, event.unit_ids, UnitState.IN_TRANSIT, delivery)
     return f"{count} unit(s) expected on shipment {event.reference}"
 
