@@ -306,3 +306,11 @@ def test_stock_arriving_places_an_exchange_that_was_unavailable(
         assert khaos.post("stock-status", documents.dumps(status).encode()).status_code == 200
     assert ret.postings.get(kind="exchange_order").associated_ref == "SWAP-40013-X"
     assert ret.exceptions.get().status == "resolved"
+
+
+@pytest.mark.parametrize("token", ["2019-12-31 12:00:00", "2019-12-31T12:00:00Z", "garbage", ""])
+def test_first_contact_tokens_in_any_form_start_from_the_beginning(khaos, workspace, token):
+    _graded_returns(workspace, 2)
+    response = khaos.get("returns", {"Sirion-Continuation": token})
+    assert response.status_code == 200
+    assert _refs(response) == ["RB-900000", "RB-900001"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.db.models import F, Max
@@ -55,7 +55,7 @@ def parse_token(channel: KhaosChannel, kind: str, raw: str | None) -> int:
             since = None
         if since is not None:
             if timezone.is_naive(since):
-                since = timezone.make_aware(since, timezone.utc)
+                since = since.replace(tzinfo=UTC)
             # Everything first served before that moment, Khaos has.
             served = Posting.objects.filter(
                 channel=channel, kind=kind, first_downloaded_at__lt=since
