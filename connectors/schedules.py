@@ -11,6 +11,13 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
     },
+    {
+        # Tasks stopped at Q_CLUSTER["timeout"] are logged and shown, not lost in silence.
+        "name": "check-task-timeouts",
+        "func": "connectors.tasks.check_timeouts",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+    },
 ]
 
 
@@ -28,9 +35,11 @@ def sync_polls(**kwargs) -> None:
     ):
         name = f"poll-{connection.slug}"
         wanted.add(name)
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": "connectors.polling.poll_connection", "args": str(connection.pk),
-                      "schedule_type": Schedule.MINUTES, "minutes": connection.poll_minutes},
-        )  # fmt: skip
+        defaults = {
+            "func": "connectors.polling.poll_connection",
+            "args": str(connection.pk),
+            "schedule_type": Schedule.MINUTES,
+            "minutes": connection.poll_minutes,
+        }
+        Schedule.objects.update_or_create(name=name, defaults=defaults)
     Schedule.objects.filter(name__startswith="poll-").exclude(name__in=wanted).delete()

@@ -9,26 +9,18 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
+from django.utils.dateparse import parse_datetime
+from django_q.models import Failure, Success
 
-from connectors import registry
+from connectors import polling, registry
 from connectors.base.errors import ParseError
 from returns_hub.choices import ExceptionKind, InboxStatus
 from returns_hub.models import InboxDelivery
-from returns_hub.services import exceptions, ingest
+from returns_hub.services import exceptions, inbox, ingest
 
 logger = logging.getLogger(__name__)
 
 RETRYABLE = (InboxStatus.RECEIVED, InboxStatus.FAILED)
-
-
-def enqueue_delivery(delivery_id: int) -> None:
-    async_task(
-        "connectors.tasks.process_delivery",
-        delivery_id,
-        task_name=f"process-delivery-{delivery_id}",
-        group="inbox",
-    )
 
 
 def process_delivery(delivery_id: int) -> str:
@@ -90,5 +82,66 @@ def sweep_inbox() -> int:
         .values_list("id", flat=True)[:1000]
     )
     for delivery_id in ids:
-        enqueue_delivery(delivery_id)
+        inbox.enqueue(delivery_id)
     return len(ids)
+
+
+# How django-q2 records a task it stopped at Q_CLUSTER["timeout"]: SIGALRM raises
+# django_q.exceptions.TimeoutException in the worker, and the task is saved as a
+# Failure whose result starts with this text (django_q.timeout.TimeoutHandler).
+TIMED_OUT = "Task exceeded maximum timeout value"
+CHECK = "connectors.tasks.check_timeouts"
+SETTLE = timedelta(minutes=1)  # a Failure row is saved just after its task stops
+FIRST_LOOK = timedelta(hours=1)
+POLLS = ("connectors.polling.poll_connection", "connectors.polling.poll_page")
+
+
+def check_timeouts() -> str:
+    """Make every task the cluster stopped at its timeout seen. Scheduled.
+
+    Each is logged as an error; a poll's opens ``platform_unreachable``; a
+    delivery's counts as a failed attempt (else the sweep would queue it for
+    ever). Answers the time checked up to, which django-q keeps as this task's
+    result: the next check starts there, so each timeout is reported once.
+    """
+    until = timezone.now() - SETTLE
+    since = _checked_until() or until - FIRST_LOOK
+    found = 0
+    failures = Failure.objects.filter(stopped__gt=since, stopped__lte=until).order_by("stopped")
+    for task in failures.iterator(chunk_size=100):
+        result = str(task.result or "")
+        if not result.startswith(TIMED_OUT):
+            continue
+        found += 1
+        error = result.split(" : ", 1)[0]
+        logger.error(
+            "task stopped at the timeout",
+            extra={"task": task.name, "func": task.func, "task_args": repr(task.args)[:200]},
+        )
+        args = task.args if isinstance(task.args, tuple | list) else (task.args,)
+        if task.func in POLLS and args:
+            polling.timed_out(args[0], f"the poll task was stopped: {error}")
+        elif task.func == settings.HUB["DELIVERY_TASK"] and args:
+            _delivery_timed_out(args[0], error)
+    logger.info("timeouts checked", extra={"since": since.isoformat(), "timed_out": found})
+    return until.isoformat()
+
+
+def _checked_until():
+    last = Success.objects.filter(func=CHECK).order_by("-stopped").first()
+    return parse_datetime(str(last.result or "")) if last is not None else None
+
+
+def _delivery_timed_out(delivery_id: int, error: str) -> None:
+    with transaction.atomic():
+        delivery = (
+            InboxDelivery.objects.select_for_update()
+            .filter(pk=delivery_id, status__in=RETRYABLE)
+            .first()
+        )
+        if delivery is None:
+            return  # processed after all, by a later run
+        delivery.attempts += 1
+        dead = delivery.attempts >= settings.HUB["INBOX_MAX_ATTEMPTS"]
+        status = InboxStatus.DEAD if dead else InboxStatus.FAILED
+        _finish(delivery, status, f"stopped at the task timeout: {error}", processed=False)

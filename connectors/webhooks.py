@@ -7,16 +7,14 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import connection as db_connection
-from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from connectors import registry
-from connectors.tasks import enqueue_delivery
-from returns_hub.choices import InboxSource, InboxStatus
+from returns_hub.choices import InboxSource
 from returns_hub.models import PlatformConnection
+from returns_hub.services import inbox
 
 logger = logging.getLogger(__name__)
 
@@ -60,25 +58,6 @@ def forget_connections(**kwargs) -> None:
     _connections.clear()
 
 
-# One round trip: a new delivery gets its id back, a duplicate gets nothing.
-INSERT = """
-    INSERT INTO returns_hub_inboxdelivery
-        (connection_id, source, topic, dedup_key, headers, body, status, error, attempts,
-         received_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, '', 0, now())
-    ON CONFLICT (connection_id, dedup_key) DO NOTHING
-    RETURNING id
-"""
-
-
-def _store(connection, topic: str, key: str, headers: dict, body: bytes) -> int | None:
-    with db_connection.cursor() as cursor:
-        cursor.execute(INSERT, [connection.pk, InboxSource.WEBHOOK, topic[:100], key[:255],
-                                json.dumps(headers), body, InboxStatus.RECEIVED])  # fmt: skip
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
 @csrf_exempt
 @require_POST
 def receive(request: HttpRequest, platform: str, slug: str) -> JsonResponse:
@@ -108,13 +87,18 @@ def receive(request: HttpRequest, platform: str, slug: str) -> JsonResponse:
 
     topic = connector.webhooks.topic(payload)
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED_HEADERS}
-    delivery_id = _store(connection, topic, connector.webhooks.dedup_key(payload, body),
-                         headers, body)  # fmt: skip
+    # Stored and committed (autocommit), and its processing queued, before the 202.
+    delivery_id = inbox.store(
+        connection,
+        source=InboxSource.WEBHOOK,
+        topic=topic,
+        dedup_key=connector.webhooks.dedup_key(payload, body),
+        headers=headers,
+        body=body,
+    )
     if delivery_id is None:
         # Already stored: a duplicate is recognised and changes nothing.
         return JsonResponse({"status": "duplicate"}, status=200)
-    # Stored and committed (autocommit) before the task is queued and the 202 sent.
-    transaction.on_commit(lambda: enqueue_delivery(delivery_id))
     logger.info(
         "webhook stored",
         extra={"connection": connection.slug, "topic": topic, "delivery": delivery_id},

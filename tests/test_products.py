@@ -49,13 +49,6 @@ def test_prices_are_exact_decimals(loaded):
     assert KhaosProduct.objects.get(stock_id="20101").sell_price_gross == Decimal("59.00")
 
 
-def test_the_same_upload_twice_changes_nothing(loaded):
-    before = list(KhaosProduct.objects.order_by("id").values())
-    again = apply_stock_upload(fixture_json("khaos/stock_upload.json"))
-    assert (again.created, again.updated, again.renamed, again.deleted) == (0, 0, 0, 0)
-    assert list(KhaosProduct.objects.order_by("id").values()) == before
-
-
 def test_barcodes_follow_the_upload(loaded):
     beanie = KhaosProduct.objects.get(barcodes__barcode="5061234206021")
     assert beanie.stock_code == "HF-ACC-BNE-RIB-MUS"

@@ -81,7 +81,7 @@ def test_a_failing_apply_is_kept_for_retry_then_given_up(loop_connection, monkey
 
 def test_sweep_requeues_old_unprocessed_deliveries_only(loop_connection, monkeypatch):
     queued = []
-    monkeypatch.setattr(tasks, "enqueue_delivery", queued.append)
+    monkeypatch.setattr("returns_hub.services.inbox.enqueue", queued.append)
     old = _delivery(loop_connection, b"{}", key="old")
     failed = _delivery(loop_connection, b"{}", key="failed", status=InboxStatus.FAILED)
     _delivery(loop_connection, b"{}", key="new")

@@ -13,7 +13,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -73,22 +73,36 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+@dataclass
+class Page:
+    """One short request's worth of a window's changes, and where the next page starts."""
+
+    changes: list[tuple[str, dict]] = field(default_factory=list)
+    next: str = ""  # the cursor of the next page; empty when this page was the last
+
+
 class PlatformClient(ABC):
-    """Base of every connector's client: ``changes(since, until)`` yields
-    ``(topic, payload)`` in the platform's webhook dialect, so the same parser
-    reads polled and pushed data."""
+    """Base of every connector's client: ``page(since, until, cursor)`` answers
+    one page of ``(topic, payload)`` in the platform's webhook dialect, so the
+    same parser reads polled and pushed data, and a poll can run page by page
+    as short tasks that carry the cursor."""
 
     policy = Policy(requests_per_second=1.0)
 
-    def __init__(self, connection, *, http: httpx.Client | None = None,
-                 sleep: Callable[[float], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        connection,
+        *,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         self.connection = connection
         self.base_url = connection.base_url.rstrip("/")
         self.http = http or httpx.Client(timeout=30)
         self.sleep = sleep or (lambda seconds: time.sleep(seconds))
         # A platform may grant a connection a higher limit than the documented default.
-        rate = float((connection.options or {}).get("requests_per_second")
-                     or self.policy.requests_per_second)  # fmt: skip
+        options = connection.options or {}
+        rate = float(options.get("requests_per_second") or self.policy.requests_per_second)
         self.limiter = RateLimiter(rate, self.policy.burst, sleep=self.sleep)
 
     def headers(self) -> dict[str, str]:
@@ -115,8 +129,9 @@ class PlatformClient(ABC):
             if response.status_code == 429:
                 wait = self.wait_for(response)
                 problem = "429 Too Many Requests"
-                pause = min(wait if wait is not None else self.policy.backoff * 2**attempt,
-                            self.policy.max_wait)  # fmt: skip
+                if wait is None:
+                    wait = self.policy.backoff * 2**attempt
+                pause = min(wait, self.policy.max_wait)
                 continue
             if response.status_code >= 500:
                 problem = f"{response.status_code} from the platform"
@@ -130,5 +145,18 @@ class PlatformClient(ABC):
         raise TemporaryFailure(f"{method} {url} failed {self.policy.attempts} times: {problem}")
 
     @abstractmethod
+    def page(self, since: datetime, until: datetime, cursor: str = "") -> Page:
+        """The page of the window's changes at ``cursor`` (empty: the first page).
+
+        A page is a few requests at most, so one task fetches it well inside its timeout.
+        """
+
     def changes(self, since: datetime, until: datetime) -> Iterator[tuple[str, dict]]:
-        """Every return changed in the window, as (topic, payload) in the webhook dialect."""
+        """Every return changed in the window, page after page, in one go."""
+        cursor = ""
+        while True:
+            page = self.page(since, until, cursor)
+            yield from page.changes
+            if not page.next:
+                return
+            cursor = page.next

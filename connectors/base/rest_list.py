@@ -8,11 +8,11 @@ the connection's ``options["api"]``), so real names drop in without code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from connectors.base.client import PlatformClient, Policy
+from connectors.base.client import Page, PlatformClient, Policy
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,22 @@ class RestListClient(PlatformClient):
 
     def headers(self) -> dict[str, str]:
         key = self.connection.api_key
-        return {self.shape.auth_header: f"{self.shape.auth_scheme}{key}",
-                "Accept": "application/json", **self.shape.extra_headers}  # fmt: skip
+        return {
+            self.shape.auth_header: f"{self.shape.auth_scheme}{key}",
+            "Accept": "application/json",
+            **self.shape.extra_headers,
+        }
 
-    def changes(self, since: datetime, until: datetime) -> Iterator[tuple[str, dict]]:
-        params = {self.shape.since_param: since.isoformat(),
-                  self.shape.until_param: until.isoformat()}  # fmt: skip
-        while True:
-            body = self.request("GET", self.shape.path, params=params).json()
-            for ret in body.get(self.shape.items_key) or []:
-                yield self.shape.topic, self.wrap(ret, self.shape)
-            cursor = body.get(self.shape.next_key)
-            if not cursor:
-                return
-            params = {**params, self.shape.cursor_param: cursor}
+    def page(self, since: datetime, until: datetime, cursor: str = "") -> Page:
+        params = {
+            self.shape.since_param: since.isoformat(),
+            self.shape.until_param: until.isoformat(),
+        }
+        if cursor:
+            params[self.shape.cursor_param] = cursor
+        body = self.request("GET", self.shape.path, params=params).json()
+        changes = [
+            (self.shape.topic, self.wrap(ret, self.shape))
+            for ret in body.get(self.shape.items_key) or []
+        ]
+        return Page(changes, str(body.get(self.shape.next_key) or ""))

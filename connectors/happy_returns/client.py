@@ -9,14 +9,16 @@ on the webhook items, and are read in this one place.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime
 
 import httpx
 
-from connectors.base.client import PlatformClient, Policy
+from connectors.base.client import Page, PlatformClient, Policy
 
 PAGE_SIZE = 1000
+# One lookup per order at about one request every two seconds: a page stays well
+# inside the task timeout.
+ORDERS_PER_PAGE = 10
 
 
 class HappyReturnsClient(PlatformClient):
@@ -37,41 +39,45 @@ class HappyReturnsClient(PlatformClient):
         value = float(match.group(1))
         return value / 1000 if (match.group(2) or "").startswith("m") else value
 
-    def changes(self, since: datetime, until: datetime) -> Iterator[tuple[str, dict]]:
-        yield from self._shipments(since)
-        for order in self.open_orders():
-            response = self.request("GET", "/returns", params={"orderNumber": order})
-            if response.status_code == 204:
-                continue
-            body = response.json()
-            items = body.get("items") or []
-            if items:
-                yield (
-                    "return.asn",
-                    {
-                        "webhookType": "return.asn",
-                        "typeID": body.get("typeID") or "status",
-                        "items": items,
-                    },
-                )
+    def page(self, since: datetime, until: datetime, cursor: str = "") -> Page:
+        """Pallets first (``shipments:<after>``), then the open returns, a few
+        orders a page (``orders:<last order done>``)."""
+        phase, _, after = cursor.partition(":")
+        if phase != "orders":
+            return self._shipments(since, after)
+        orders = [order for order in self.open_orders() if order > after]
+        batch = orders[:ORDERS_PER_PAGE]
+        changes = [change for order in batch if (change := self._return(order))]
+        more = len(orders) > len(batch)
+        return Page(changes, f"orders:{batch[-1]}" if more else "")
 
-    def _shipments(self, since: datetime) -> Iterator[tuple[str, dict]]:
-        cursor = ""
-        while True:
-            params = {"page[size]": PAGE_SIZE, "departedSince": since.isoformat()}
-            if cursor:
-                params["page[after]"] = cursor
-            body = self.request("GET", "/outbound-shipments", params=params).json()
-            for shipment in body.get("data") or []:
-                yield "outbound_shipment.asn", {"webhookType": "outbound_shipment.asn", **shipment}
-            cursor = (body.get("meta") or {}).get("next") or ""
-            if not cursor:
-                return
+    def _return(self, order: str) -> tuple[str, dict] | None:
+        response = self.request("GET", "/returns", params={"orderNumber": order})
+        if response.status_code == 204:
+            return None
+        body = response.json()
+        items = body.get("items") or []
+        if not items:
+            return None
+        typ = body.get("typeID") or "status"
+        return "return.asn", {"webhookType": "return.asn", "typeID": typ, "items": items}
+
+    def _shipments(self, since: datetime, after: str) -> Page:
+        params = {"page[size]": PAGE_SIZE, "departedSince": since.isoformat()}
+        if after:
+            params["page[after]"] = after
+        body = self.request("GET", "/outbound-shipments", params=params).json()
+        changes = [
+            ("outbound_shipment.asn", {"webhookType": "outbound_shipment.asn", **shipment})
+            for shipment in body.get("data") or []
+        ]
+        following = (body.get("meta") or {}).get("next") or ""
+        return Page(changes, f"shipments:{following}" if following else "orders:")
 
     def open_orders(self) -> list[str]:
         """Order numbers of the returns the hub still expects from this connection."""
         from returns_hub.choices import ReturnState
 
         waiting = [ReturnState.EXPECTED, ReturnState.IN_TRANSIT, ReturnState.PARTLY_RECEIVED]
-        return sorted(set(self.connection.returns.filter(state__in=waiting)
-                          .exclude(order_ref="").values_list("order_ref", flat=True)))  # fmt: skip
+        returns = self.connection.returns.filter(state__in=waiting).exclude(order_ref="")
+        return sorted(set(returns.values_list("order_ref", flat=True)))

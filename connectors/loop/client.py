@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
-from connectors.base.client import PlatformClient, Policy
+from connectors.base.client import Page, PlatformClient, Policy
 
 PAGE_SIZE = 100  # Loop allows up to 750
+LIST = "/warehouse/return/list"
 
 
 class LoopClient(PlatformClient):
@@ -17,14 +17,21 @@ class LoopClient(PlatformClient):
     def headers(self) -> dict[str, str]:
         return {"X-Authorization": self.connection.api_key, "Accept": "application/json"}
 
-    def changes(self, since: datetime, until: datetime) -> Iterator[tuple[str, dict]]:
-        params = {"paginate": "true", "pageSize": PAGE_SIZE, "filter": "updated_at",
-                  "from": since.isoformat(), "to": until.isoformat()}  # fmt: skip
-        url: str | None = "/warehouse/return/list"
-        while url:
-            body = self.request("GET", url, params=params).json()
-            params = None  # nextPageUrl carries the cursor and the window
-            for ret in body.get("returns") or []:
-                # The list shows the return as its webhooks do, without topic and trigger.
-                yield "return.updated", {"topic": "return", "trigger": "return.updated", **ret}
-            url = body.get("nextPageUrl")
+    def page(self, since: datetime, until: datetime, cursor: str = "") -> Page:
+        if cursor:
+            body = self.request("GET", cursor).json()  # nextPageUrl carries the window
+        else:
+            params = {
+                "paginate": "true",
+                "pageSize": PAGE_SIZE,
+                "filter": "updated_at",
+                "from": since.isoformat(),
+                "to": until.isoformat(),
+            }
+            body = self.request("GET", LIST, params=params).json()
+        # The list shows the return as its webhooks do, without topic and trigger.
+        changes = [
+            ("return.updated", {"topic": "return", "trigger": "return.updated", **ret})
+            for ret in body.get("returns") or []
+        ]
+        return Page(changes, body.get("nextPageUrl") or "")
