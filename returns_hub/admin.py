@@ -1,9 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from returns_hub import models, resources
+from returns_hub.fixes import fix_link
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -54,14 +56,22 @@ class ReturnAdmin(admin.ModelAdmin):
 
 @admin.register(models.ExceptionCase)
 class ExceptionAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "owner", "status", "return_ref", "message", "created_at"]
+    list_display = ["id", "kind", "owner", "status", "return_ref", "message", "fix", "created_at"]
     list_filter = ["status", "owner", "kind"]
     search_fields = ["=return_ref__associated_ref", "message"]
-    list_select_related = ["return_ref"]
+    list_select_related = ["return_ref__connection"]  # fix links name the platform
     raw_id_fields = ["return_ref", "unit", "connection", "delivery"]
-    readonly_fields = ["kind", "owner", "cause_key", "return_ref", "unit", "connection",
+    readonly_fields = ["fix", "kind", "owner", "cause_key", "return_ref", "unit", "connection",
                        "delivery", "message", "details", "occurrences", "created_at"]  # fmt: skip
     show_full_result_count = False
+
+    @admin.display(description="Fix")
+    def fix(self, case):
+        link = fix_link(case) if case.pk else None
+        if link is None:
+            return "-"
+        label, url = link
+        return format_html('<a href="{}">{}</a>', url, label)
 
 
 @admin.register(models.Posting)
@@ -94,15 +104,13 @@ class InboxDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Process the selected deliveries again", permissions=["retry"])
     def process_again(self, request, queryset):
-        from django_q.tasks import async_task
-
         from returns_hub.choices import InboxStatus
+        from returns_hub.services import inbox
 
-        ids = list(queryset.exclude(status=InboxStatus.PROCESSED).values_list("id", flat=True))
-        queryset.filter(id__in=ids).update(status=InboxStatus.RECEIVED, attempts=0)
-        for delivery_id in ids:
-            async_task("connectors.tasks.process_delivery", delivery_id)
-        self.message_user(request, f"{len(ids)} deliveries queued again.", messages.SUCCESS)
+        deliveries = list(queryset.exclude(status=InboxStatus.PROCESSED))
+        for delivery in deliveries:
+            inbox.requeue(delivery)
+        self.message_user(request, f"{len(deliveries)} deliveries queued again.", messages.SUCCESS)
 
     def has_retry_permission(self, request):
         return request.user.has_perm("returns_hub.retry_delivery")
@@ -184,8 +192,8 @@ class StockLevelInline(admin.TabularInline):
 @admin.register(models.KhaosProduct)
 class KhaosProductAdmin(admin.ModelAdmin):
     list_display = ["stock_code", "stock_id", "description", "publish_on_web", "discontinued",
-                    "deleted", "tax_rate_id"]  # fmt: skip
-    list_filter = ["deleted", "discontinued", "publish_on_web", "stock_controlled"]
+                    "run_to_zero", "deleted", "tax_rate_id"]  # fmt: skip
+    list_filter = ["deleted", "discontinued", "run_to_zero", "publish_on_web", "stock_controlled"]
     search_fields = ["=stock_code", "=stock_id", "description", "=barcodes__barcode"]
     inlines = [ProductBarcodeInline, StockLevelInline]
 

@@ -23,16 +23,26 @@ def _reason_field() -> fields.Field:
     )
 
 
-class KhaosReturnReasonResource(resources.ModelResource):
+class MappingResource(resources.ModelResource):
+    """A mapping table's import: all rows or none."""
+
+    def import_data(self, dataset, **kwargs):
+        # A refused row rolls back the whole file, so a table is never half-imported.
+        kwargs.setdefault("rollback_on_validation_errors", True)
+        return super().import_data(dataset, **kwargs)
+
+
+class KhaosReturnReasonResource(MappingResource):
     class Meta:
         model = KhaosReturnReason
         fields = ("id", "name", "processing_type")
         import_id_fields = ("id",)
         skip_unchanged = True
         report_skipped = True
+        clean_model_instances = True  # the model refuses restocking a non-return outcome
 
 
-class SkuMappingResource(resources.ModelResource):
+class SkuMappingResource(MappingResource):
     class Meta:
         model = SkuMapping
         fields = ("platform", "platform_sku", "stock_code")
@@ -41,7 +51,7 @@ class SkuMappingResource(resources.ModelResource):
         report_skipped = True
 
 
-class ReasonMappingResource(resources.ModelResource):
+class ReasonMappingResource(MappingResource):
     khaos_return_reason = _reason_field()
 
     class Meta:
@@ -52,7 +62,7 @@ class ReasonMappingResource(resources.ModelResource):
         report_skipped = True
 
 
-class DispositionMappingResource(resources.ModelResource):
+class DispositionMappingResource(MappingResource):
     khaos_return_reason = _reason_field()
 
     class Meta:
@@ -61,9 +71,10 @@ class DispositionMappingResource(resources.ModelResource):
         import_id_fields = ("platform", "disposition")
         skip_unchanged = True
         report_skipped = True
+        clean_model_instances = True  # the model refuses restocking a non-return outcome
 
 
-class CustomerMappingResource(resources.ModelResource):
+class CustomerMappingResource(MappingResource):
     class Meta:
         model = CustomerMapping
         fields = ("email", "urn")

@@ -1,11 +1,12 @@
 """The mapping tables the data team keeps. Every change is kept in their history."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
 from returns_hub import platforms
-from returns_hub.choices import ProcessingType, StockAction
+from returns_hub.choices import NON_RETURN_OUTCOMES, ProcessingType, StockAction
 
 
 class KhaosReturnReason(models.Model):
@@ -21,6 +22,24 @@ class KhaosReturnReason(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.name}"
+
+    def clean(self):
+        super().clean()
+        if self.processing_type != ProcessingType.RETURN_TO_STOCK or self.pk is None:
+            return
+        # The mirror of DispositionMapping.clean: a kept or donated item must not start
+        # restocking because the reason it maps to changed type.
+        outcomes = DispositionMapping.objects.filter(
+            khaos_return_reason_id=self.pk, disposition__in=NON_RETURN_OUTCOMES
+        ).order_by("platform", "disposition")
+        named = [f"{row.platform} {row.disposition}" for row in outcomes]
+        if named:
+            raise ValidationError(
+                f"Khaos reason {self} cannot be {ProcessingType.RETURN_TO_STOCK.label}: "
+                f"the non-return outcome(s) {', '.join(named)} map to it, and a non-return "
+                "outcome never restocks.",
+                code="non_return_outcome_restocks",
+            )
 
 
 class SkuMapping(models.Model):
@@ -77,6 +96,39 @@ class DispositionMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}: {self.disposition} → {self.khaos_return_reason_id}"
+
+    def clean(self):
+        """A non-return outcome (the goods never come back) must never restock.
+
+        The one home of this rule: the admin form, the API serializer and the
+        CSV/XLSX import all call it.
+        """
+        super().clean()
+        if self.disposition not in NON_RETURN_OUTCOMES:
+            return
+        errors = []
+        if self.stock_action == StockAction.RESTOCK:
+            errors.append(
+                f"{self.disposition} is a non-return outcome: its stock action cannot be "
+                f"{StockAction.RESTOCK.label.lower()}."
+            )
+        reason = self._reason_or_none()
+        if reason is not None and reason.processing_type == ProcessingType.RETURN_TO_STOCK:
+            errors.append(
+                f"{self.disposition} is a non-return outcome: it cannot map to Khaos reason "
+                f"{reason}, whose processing type restocks."
+            )
+        if errors:
+            raise ValidationError(
+                [ValidationError(e, code="non_return_outcome_restocks") for e in errors]
+            )
+
+    def _reason_or_none(self) -> KhaosReturnReason | None:
+        # An unknown or missing reason is reported by field validation, not here.
+        try:
+            return self.khaos_return_reason
+        except KhaosReturnReason.DoesNotExist:
+            return None
 
 
 class CustomerMapping(models.Model):
