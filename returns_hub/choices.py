@@ -45,12 +45,19 @@ class ExchangeState(models.TextChoices):
     REQUESTED = "requested", "Requested"
     ORDERED = "ordered", "Order posted to Khaos"
     UNAVAILABLE = "unavailable", "Unavailable"
+    # Ignored, resolved otherwise or refunded instead: never placed, never re-checked.
+    CLOSED = "closed", "Closed without an order"
     CANCELLED = "cancelled", "Cancelled"
 
 
 class LiabilityKind(models.TextChoices):
     STORE_CREDIT = "store_credit", "Store credit"
     GIFT_CARD = "gift_card", "Gift card"
+
+
+# Outcomes where the customer keeps or gives away the goods: nothing comes back to
+# stock, so their disposition rows must never restock.
+NON_RETURN_OUTCOMES = frozenset({"keep_item", "donate"})
 
 
 class ProcessingType(models.TextChoices):
@@ -80,6 +87,7 @@ class PostingState(models.TextChoices):
     DOWNLOADED = "downloaded", "Downloaded by Khaos"
     CONFIRMED = "confirmed", "Confirmed"
     WITHDRAWN = "withdrawn", "Withdrawn"
+    CANCELLED = "cancelled", "Cancelled in Khaos"
 
 
 class ExceptionKind(models.TextChoices):
@@ -94,6 +102,11 @@ class ExceptionKind(models.TextChoices):
     POSTING_UNCONFIRMED = "posting_unconfirmed", "Posting unconfirmed"
     INVALID_PAYLOAD = "invalid_payload", "Invalid payload"
     PLATFORM_UNREACHABLE = "platform_unreachable", "Platform unreachable"
+    INCOMPLETE_ADDRESS = "incomplete_address", "Incomplete address"
+    CHANNEL_INCOMPLETE = "channel_incomplete", "Khaos channel incomplete"
+    SETTLEMENT_MISSING = "settlement_missing", "Settlement missing"
+    UNITS_NOT_ARRIVED = "units_not_arrived", "Units not arrived"
+    EXCHANGE_CANCELLED = "exchange_cancelled", "Exchange cancelled in Khaos"
 
 
 class Team(models.TextChoices):
@@ -111,12 +124,17 @@ EXCEPTION_OWNERS: dict[str, str] = {
     ExceptionKind.UNMAPPED_REASON: Team.DATA,
     ExceptionKind.INVALID_PAYLOAD: Team.DATA,
     ExceptionKind.PLATFORM_UNREACHABLE: Team.DATA,
+    ExceptionKind.CHANNEL_INCOMPLETE: Team.DATA,
     ExceptionKind.UNMAPPED_DISPOSITION: Team.WAREHOUSE,
+    ExceptionKind.UNITS_NOT_ARRIVED: Team.WAREHOUSE,
     ExceptionKind.MISSING_SOURCE_ORDER: Team.CX,
     ExceptionKind.UNKNOWN_CUSTOMER: Team.CX,
     ExceptionKind.EXCHANGE_UNAVAILABLE: Team.CX,
+    ExceptionKind.INCOMPLETE_ADDRESS: Team.CX,
+    ExceptionKind.EXCHANGE_CANCELLED: Team.CX,
     ExceptionKind.VALUE_MISMATCH: Team.FINANCE,
     ExceptionKind.POSTING_UNCONFIRMED: Team.FINANCE,
+    ExceptionKind.SETTLEMENT_MISSING: Team.FINANCE,
 }
 
 

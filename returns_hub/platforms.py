@@ -18,6 +18,10 @@ class PlatformSpec:
     label: str
     ref_prefix: str  # AssociatedRef prefix Khaos sees: "LOOP", "HR", …
     default_policy: PostingPolicy
+    # Hours a graded return waits for the platform's refund, credit or exchange
+    # before it posts (0: post on the grade alone). Platforms that report what
+    # they paid wait, so the value check runs before Khaos is told.
+    settlement_wait_hours: int = 0
 
 
 _platforms: dict[str, PlatformSpec] = {}

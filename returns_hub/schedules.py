@@ -8,6 +8,12 @@ SCHEDULES = [
         "func": "returns_hub.tasks.flag_unconfirmed_postings",
         "schedule_type": Schedule.HOURLY,
     },
+    {
+        "name": "check-deadlines",
+        "func": "returns_hub.tasks.check_deadlines",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 15,
+    },
 ]
 
 

@@ -27,8 +27,13 @@ CLEARS: dict[type, list[str]] = {
     models.ReasonMapping: [K.UNMAPPED_REASON],
     models.DispositionMapping: [K.UNMAPPED_DISPOSITION],
     models.KhaosReturnReason: [K.UNMAPPED_REASON, K.UNMAPPED_DISPOSITION],
-    models.CustomerMapping: [K.UNKNOWN_CUSTOMER],
-    models.KhaosChannel: [K.UNKNOWN_CUSTOMER, K.EXCHANGE_UNAVAILABLE],
+    models.CustomerMapping: [K.UNKNOWN_CUSTOMER, K.INCOMPLETE_ADDRESS],
+    models.KhaosChannel: [K.UNKNOWN_CUSTOMER, K.EXCHANGE_UNAVAILABLE, K.CHANNEL_INCOMPLETE],
+    models.PlatformConnection: [K.CHANNEL_INCOMPLETE, K.SETTLEMENT_MISSING, K.VALUE_MISMATCH],
+}
+# A connection is saved after every poll: only these fields can clear a cause.
+RELEVANT_FIELDS = {
+    models.PlatformConnection: {"khaos_channel", "settlement_wait_hours", "value_tolerance"},
 }
 
 _local = threading.local()
@@ -55,6 +60,9 @@ def queue_reevaluation(kinds: list[str]) -> None:
 def _changed(sender, **kwargs) -> None:
     if kwargs.get("raw"):
         return  # loaddata
+    fields, relevant = kwargs.get("update_fields"), RELEVANT_FIELDS.get(sender)
+    if relevant and fields is not None and not relevant & set(fields):
+        return
     queue_reevaluation(CLEARS[sender])
 
 

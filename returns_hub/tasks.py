@@ -6,14 +6,15 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
-from returns_hub.choices import Cause, ExceptionKind, ExceptionStatus, PostingState
-from returns_hub.models import ExceptionCase, Posting, Return
-from returns_hub.services import engine
-from returns_hub.services.exceptions import open_exception
+from returns_hub.choices import ExceptionStatus
+from returns_hub.models import ExceptionCase
+from returns_hub.services import deadlines, engine, postings
+from returns_hub.services.locks import lock_return_if_exists
 
 logger = logging.getLogger(__name__)
-BATCH = 500
+BATCH = 100  # returns per re-evaluation task: well inside Q_CLUSTER's timeout
 
 
 def reevaluate(return_ids: list[int]) -> int:
@@ -21,20 +22,16 @@ def reevaluate(return_ids: list[int]) -> int:
     done = 0
     for return_id in return_ids:
         with transaction.atomic():
-            ret = (
-                Return.objects.select_related("connection__khaos_channel")
-                .select_for_update(of=("self",))
-                .filter(pk=return_id)
-                .first()
-            )
+            ret = lock_return_if_exists(return_id)
             if ret is not None:
-                engine.evaluate(ret, cause=Cause.TASK)
+                engine.evaluate(ret)
                 done += 1
     return done
 
 
 def reevaluate_held(kinds: list[str]) -> int:
-    """Every return held by an open exception of these kinds moves on if it can."""
+    """Every return held by an open exception of these kinds moves on if it can:
+    queued as short tasks of at most BATCH returns, each safe to run twice."""
     ids = list(
         ExceptionCase.objects.filter(
             status=ExceptionStatus.OPEN, kind__in=kinds, return_ref__isnull=False
@@ -43,27 +40,25 @@ def reevaluate_held(kinds: list[str]) -> int:
         .values_list("return_ref_id", flat=True)
         .distinct()
     )
+    _queue(ids)
+    logger.info("re-evaluation queued", extra={"kinds": kinds, "returns": len(ids)})
+    return len(ids)
+
+
+def _queue(ids: list[int]) -> None:
     for start in range(0, len(ids), BATCH):
-        reevaluate(ids[start : start + BATCH])
-    logger.info("re-evaluated held returns", extra={"kinds": kinds, "returns": len(ids)})
+        async_task("returns_hub.tasks.reevaluate", ids[start : start + BATCH], group="reevaluate")
+
+
+def check_deadlines() -> int:
+    """Returns a deadline has moved on (a settlement wait over, units overdue), re-evaluated
+    in short batches: the engine opens settlement_missing or units_not_arrived."""
+    ids = deadlines.overdue(timezone.now())
+    _queue(ids)
+    logger.info("deadlines checked", extra={"returns": len(ids)})
     return len(ids)
 
 
 def flag_unconfirmed_postings() -> int:
-    """A posting Khaos has not confirmed by its deadline becomes posting_unconfirmed."""
-    overdue = Posting.objects.filter(
-        state__in=[PostingState.READY, PostingState.DOWNLOADED], confirm_by__lt=timezone.now()
-    ).select_related("return_ref")
-    opened = 0
-    for posting in overdue.iterator(chunk_size=BATCH):
-        _, created = open_exception(
-            ExceptionKind.POSTING_UNCONFIRMED,
-            cause_key=f"posting_unconfirmed:{posting.pk}",
-            message=f"{posting.get_kind_display()} {posting.associated_ref} was made ready on "
-            f"{posting.ready_at:%d/%m/%Y} and Khaos has not confirmed it "
-            f"(downloaded {posting.download_count} time(s)).",
-            return_ref=posting.return_ref,
-            connection=posting.return_ref.connection,
-        )
-        opened += created
-    return opened
+    """A posting Khaos has not confirmed by its deadline becomes posting_unconfirmed, once."""
+    return postings.flag_unconfirmed()

@@ -31,6 +31,8 @@ class KhaosChannelFactory(factory.django.DjangoModelFactory):
 
     slug = "hf-khaos"
     username = "khaos"
+    sales_source = "Web"
+    company_class_id = "1"
     password_hash = factory.LazyFunction(lambda: make_password("khaos-pw"))
 
 

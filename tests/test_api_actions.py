@@ -89,14 +89,14 @@ def test_a_team_cannot_resolve_another_teams_exception(unknown_sku_case, api_cli
     assert api_client_for(role).post(url, {"note": "x"}, format="json").status_code == 403
 
 
-def test_resolving_while_the_cause_remains_opens_it_again(unknown_sku_case, api_client_for):
+def test_resolving_while_the_cause_remains_is_refused(unknown_sku_case, api_client_for):
     response = api_client_for("data").post(
         f"/api/v1/exceptions/{unknown_sku_case.pk}/resolve/", {"note": "looked"}, format="json"
     )
-    assert response.status_code == 200
-    assert response.json()["status"] == "resolved"
-    reopened = ExceptionCase.objects.get(status="open")
-    assert reopened.cause_key == unknown_sku_case.cause_key and reopened.pk != unknown_sku_case.pk
+    assert response.status_code == 409
+    assert "the cause is still there" in response.json()["error"]
+    assert "RAINJKT-STONE-XL" in response.json()["error"]
+    assert list(ExceptionCase.objects.filter(status="open")) == [unknown_sku_case]
 
 
 def test_retry_moves_the_return_on_once_the_data_is_right(unknown_sku_case, api_client_for):
@@ -154,9 +154,7 @@ def test_exception_and_posting_lists_do_not_grow_queries_with_rows(workspace, ap
     assert len(many) == len(few)
 
 
-def test_grading_a_unit_graded_by_the_platform_after_posting_changes_nothing(
-    workspace, api_client_for
-):
+def test_grading_a_unit_whose_return_has_posted_is_a_409_with_the_reason(workspace, api_client_for):
     rb = workspace.connections["rebound"]
     ret = apply_together(rb, opened("RB-API", [unit("1", "HF-ACC-SCF-LAM-GRY", "35.00")],
                                     order="1043", email="catherine.doyle@example.com"),
@@ -166,5 +164,9 @@ def test_grading_a_unit_graded_by_the_platform_after_posting_changes_nothing(
     response = api_client_for("warehouse").post(
         _url(ret, unit_obj, "grade"), {"disposition": "written_off"}, format="json"
     )
-    assert response.status_code == 200
+    assert response.status_code == 409
+    assert "RB-RB-API has already posted to Khaos" in response.json()["error"]
     assert ret.postings.get().document == document
+    unit_obj.refresh_from_db()
+    assert unit_obj.disposition == "restocked"  # the grade Khaos was told stands
+    assert not ret.timeline.filter(kind="graded_by_user").exists()

@@ -98,7 +98,13 @@ def test_loop_5002_exchange_order_at_request_then_return_at_grading(workspace, r
     order = Posting.objects.get(kind="exchange_order")
     assert (order.associated_ref, order.state) == ("LOOP-5002-X", PostingState.READY)
     doc = order.payload
-    assert doc["Customer"] == {"CreateNew": "Never", "URN": "WEB10232", "Currency": {"Code": "GBP"}}
+    assert doc["Customer"] == {
+        "CreateNew": "Never",
+        "URN": "WEB10232",
+        "Currency": {"Code": "GBP"},
+        "CompanyClass": {"ID": "1"},
+    }
+    assert doc["Header"]["SalesSource"] == {"Name": "Web"}
     assert doc["Header"]["AssociatedRef"] == "LOOP-5002-X"
     assert doc["Header"]["Site"] == {"ID": "1"}
     assert doc["Header"]["CustomData"] == "LOOP-5002"

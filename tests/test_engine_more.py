@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from returns_hub import tasks
 from returns_hub.models import ExceptionCase, Posting
-from returns_hub.services import engine
+from returns_hub.services import value
 from tests.engine_events import apply_together, graded, opened, refunded, unit
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ def test_handling_fee_and_refunded_shipping_follow_the_connection(workspace):
     event = type(event)(**{**event.__dict__, "handling_fee": Decimal("3.00"),
                            "shipping_refunded": Decimal("4.95")})  # fmt: skip
     ret = apply_together(loop, event)
-    assert engine.expected_credit(ret, list(ret.units.all())) == Decimal("31.94")
+    assert value.expected_credit(ret, list(ret.units.all())) == Decimal("31.94")
 
 
 def test_reevaluation_runs_once_per_batch_however_many_rows_change(

@@ -161,6 +161,7 @@ SPECTACULAR_SETTINGS = {
         "ExceptionStatusEnum": "returns_hub.choices.ExceptionStatus",
         "ExceptionKindEnum": "returns_hub.choices.ExceptionKind",
         "InboxStatusEnum": "returns_hub.choices.InboxStatus",
+        "KhaosUploadStatusEnum": "returns_hub.models.inbox.KhaosUploadStatus",
         "TeamEnum": "returns_hub.choices.Team",
     },
 }
@@ -197,6 +198,7 @@ HUB = {
     # Deliveries not processed after this many seconds are swept up again.
     "INBOX_SWEEP_AFTER_SECONDS": env.int("HUB_INBOX_SWEEP_AFTER_SECONDS", 120, minimum=1),
     "INBOX_MAX_ATTEMPTS": env.int("HUB_INBOX_MAX_ATTEMPTS", 5, minimum=1),
+    "DELIVERY_TASK": "connectors.tasks.process_delivery",  # the inbox's processing task
     # A platform failing every poll for this long is platform_unreachable.
     "PLATFORM_UNREACHABLE_AFTER_MINUTES": env.int(
         "HUB_PLATFORM_UNREACHABLE_AFTER_MINUTES", 30, minimum=1

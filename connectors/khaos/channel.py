@@ -17,18 +17,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from connectors.khaos import schema
 from returns_hub import documents
-from returns_hub.choices import Cause, ExchangeState, PostingKind, PostingState
+from returns_hub.choices import Cause, PostingKind
 from returns_hub.models import KhaosChannel, Posting
-from returns_hub.services import timeline
+from returns_hub.services import exchanges, postings, timeline
+from returns_hub.services.locks import lock_return
 
 logger = logging.getLogger(__name__)
 
-SERVABLE = (PostingState.READY, PostingState.DOWNLOADED, PostingState.CONFIRMED)
+SERVABLE = postings.SERVABLE
 TOKEN = re.compile(r"^hub-(\d+)$")
 
 
@@ -74,56 +75,24 @@ def parse_specific_ids(raw: str | None) -> list[str]:
 def serve(channel: KhaosChannel, kind: str, *, token: str | None, specific: str | None) -> Page:
     KhaosChannel.objects.select_for_update().get(pk=channel.pk)  # one page at a time per channel
     refs = parse_specific_ids(specific)
+    after = parse_token(channel, kind, token)
     if refs:
-        postings = list(
+        served = list(
             Posting.objects.filter(
                 channel=channel, kind=kind, associated_ref__in=refs, state__in=SERVABLE
             ).order_by("serve_seq", "id")
         )
-        _number(channel, kind, [p for p in postings if p.serve_seq is None])
-        after = parse_token(channel, kind, token)
+        postings.number(channel, kind, served)
     else:
-        after = parse_token(channel, kind, token)
-        postings = list(
-            Posting.objects.filter(channel=channel, kind=kind, serve_seq__gt=after,
-                                   state__in=SERVABLE).order_by("serve_seq")[: channel.batch_size]
-        )  # fmt: skip
-        room = channel.batch_size - len(postings)
-        if room > 0:
-            new = list(
-                Posting.objects.filter(channel=channel, kind=kind, serve_seq__isnull=True,
-                                       state=PostingState.READY).order_by("id")[:room]
-            )  # fmt: skip
-            _number(channel, kind, new)
-            postings += new
-    _mark_downloaded(postings)
-    last = max([after, *(p.serve_seq for p in postings if not refs)], default=after)
-    return Page([p.document for p in postings], f"hub-{last}")
-
-
-def _number(channel: KhaosChannel, kind: str, postings: list[Posting]) -> None:
-    if not postings:
-        return
-    last = Posting.objects.filter(channel=channel, kind=kind).aggregate(m=Max("serve_seq"))["m"]
-    for offset, posting in enumerate(postings, start=1):
-        posting.serve_seq = (last or 0) + offset
-    Posting.objects.bulk_update(postings, ["serve_seq"])
-
-
-def _mark_downloaded(postings: list[Posting]) -> None:
-    if not postings:
-        return
-    now = timezone.now()
-    ids = [p.pk for p in postings]
-    Posting.objects.filter(pk__in=ids).update(
-        download_count=F("download_count") + 1, last_downloaded_at=now
-    )
-    Posting.objects.filter(pk__in=ids, first_downloaded_at__isnull=True).update(
-        first_downloaded_at=now
-    )
-    Posting.objects.filter(pk__in=ids, state=PostingState.READY).update(
-        state=PostingState.DOWNLOADED
-    )
+        served = list(
+            Posting.objects.filter(
+                channel=channel, kind=kind, serve_seq__gt=after, state__in=SERVABLE
+            ).order_by("serve_seq")[: channel.batch_size]
+        )
+        served += postings.serve_new(channel, kind, channel.batch_size - len(served))
+    postings.mark_served(served)
+    last = max([after, *(p.serve_seq for p in served if not refs)], default=after)
+    return Page([p.document for p in served], f"hub-{last}")
 
 
 DOWNLOADS = {
@@ -143,8 +112,9 @@ def download_xml(kind: str, page: Page) -> bytes:
     from connectors.khaos import formats
 
     key, root, config = DOWNLOADS[kind]
-    return formats.to_xml(root, {key: page.documents, "ApiVersion": schema.API_VERSION,
-                                 "Config": config})  # fmt: skip
+    return formats.to_xml(
+        root, {key: page.documents, "ApiVersion": schema.API_VERSION, "Config": config}
+    )
 
 
 # --- uploads ---------------------------------------------------------------------
@@ -170,14 +140,20 @@ def _shipment_summary(status: dict) -> str:
         consignments = ", ".join(
             p.get("ConsignmentRef", "") for p in packages if isinstance(p, dict)
         )
-        parts.append(f"{shipment.get('Code', '?')} {shipment.get('Status', '')}"
-                     + (f" ({consignments})" if consignments else ""))  # fmt: skip
+        parts.append(
+            f"{shipment.get('Code', '?')} {shipment.get('Status', '')}"
+            + (f" ({consignments})" if consignments else "")
+        )
     return "; ".join(parts)
 
 
 @transaction.atomic
 def apply_order_statuses(channel: KhaosChannel, document: dict) -> dict:
-    """Attach each status to the exchange order it names, once. Idempotent."""
+    """Attach each status to the exchange order it names, once. Idempotent.
+
+    Any status but ``Cancelled`` confirms the order (Khaos has raised it); a
+    ``Cancelled`` one cancels it and opens ``exchange_cancelled`` for CX.
+    """
     applied, unknown = 0, []
     for index, status in enumerate(_statuses(document)):
         ref = str(status.get("AssociatedRef") or "").strip()
@@ -185,35 +161,34 @@ def apply_order_statuses(channel: KhaosChannel, document: dict) -> dict:
         if not ref or not state:
             raise BadUpload(f"Statuses[{index}] needs an AssociatedRef and a Status")
         posting = (
-            Posting.objects.select_related("return_ref", "exchange")
-            .select_for_update(of=("self",))
+            Posting.objects.select_related("return_ref__connection", "exchange")
             .filter(channel=channel, kind=PostingKind.EXCHANGE_ORDER, associated_ref=ref)
             .first()
         )
         if posting is None:
             unknown.append(ref)
             continue
+        ret = lock_return(posting.return_ref_id)  # the return's lock before its posting's
+        posting.return_ref = ret
         shipments = _shipment_summary(status)
         key = f"khaos:order-status:{ref}:{state}:{shipments}"
-        if timeline.seen(posting.return_ref, key):
+        if timeline.seen(ret, key):
             continue
         code = str(status.get("OrderCode") or "")
-        if posting.state != PostingState.CONFIRMED:
-            posting.state = PostingState.CONFIRMED
-            posting.confirmed_at = timezone.now()
-            posting.confirmation_ref = code
-            posting.save(update_fields=["state", "confirmed_at", "confirmation_ref"])
-        exchange = posting.exchange
-        exchange.order_status = state
-        if state == "Cancelled":
-            exchange.state = ExchangeState.CANCELLED
-        exchange.save(update_fields=["order_status", "state"])
+        exchanges.order_status(posting, state, code=code)
+        if state.lower() == "cancelled":
+            postings.cancel(posting, ref=code, by=timeline.KHAOS)
+        else:
+            postings.confirm(posting, ref=code, by=timeline.KHAOS, how=f"order status {state}")
         timeline.record(
-            posting.return_ref, "khaos_order_status",
+            ret,
+            "khaos_order_status",
             f"Khaos order {code or '?'} for {ref} is {state}"
             + (f": {shipments}" if shipments else ""),
-            cause=Cause.KHAOS, event_key=key, details={"status": status},
-        )  # fmt: skip
+            cause=Cause.KHAOS,
+            event_key=key,
+            details={"status": status},
+        )
         applied += 1
     if unknown:
         logger.warning("order statuses for unknown orders", extra={"refs": unknown})

@@ -13,6 +13,7 @@ connector = Connector(
         label="Loop Returns",
         ref_prefix="LOOP",
         default_policy=PostingPolicy.ON_INSPECTION,
+        settlement_wait_hours=24,
     ),
     webhooks=webhooks.dialect,
     simulator=LoopDialect,

@@ -13,6 +13,7 @@ connector = Connector(
         label="Swap Commerce",
         ref_prefix="SWAP",
         default_policy=PostingPolicy.ON_INSPECTION,
+        settlement_wait_hours=24,
     ),
     webhooks=webhooks.dialect,
     simulator=SwapDialect,

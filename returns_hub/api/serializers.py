@@ -1,7 +1,11 @@
+import copy
 import json
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
+from returns_hub.fixes import fix_link
 from returns_hub.models import (
     CustomerMapping,
     DispositionMapping,
@@ -19,6 +23,7 @@ from returns_hub.models import (
     ReturnUnit,
     SkuMapping,
     StockLevel,
+    StoreCreditLiability,
     TimelineEntry,
 )
 
@@ -78,14 +83,24 @@ class ExceptionSerializer(serializers.ModelSerializer):
     unit_id = serializers.IntegerField(read_only=True)
     assignee = serializers.StringRelatedField()
     resolved_by = serializers.StringRelatedField()
+    fix_url = serializers.SerializerMethodField(
+        help_text="The admin form that fixes this case, pre-filled; null when no mapping row does."
+    )
 
     class Meta:
         model = ExceptionCase
         fields = [
             "id", "kind", "owner", "status", "return_id", "unit_id", "message", "details",
             "assignee", "resolution", "resolved_by", "resolved_at", "occurrences",
-            "created_at", "updated_at",
+            "created_at", "updated_at", "fix_url",
         ]  # fmt: skip
+
+    def get_fix_url(self, case) -> str | None:
+        link = fix_link(case)
+        if link is None:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(link[1]) if request is not None else link[1]
 
 
 class ReturnListSerializer(serializers.ModelSerializer):
@@ -102,24 +117,49 @@ class ReturnListSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class StoreCreditLiabilitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StoreCreditLiability
+        fields = ["kind", "reference", "amount", "currency", "issued_at"]
+
+
 class ReturnDetailSerializer(ReturnListSerializer):
     units = ReturnUnitSerializer(many=True, read_only=True)
     exchanges = ExchangeRequestSerializer(many=True, read_only=True)
     postings = PostingSerializer(many=True, read_only=True)
     exceptions = ExceptionSerializer(many=True, read_only=True)
     timeline = TimelineEntrySerializer(many=True, read_only=True)
+    liabilities = StoreCreditLiabilitySerializer(many=True, read_only=True)
 
     class Meta(ReturnListSerializer.Meta):
         fields = [
             *ReturnListSerializer.Meta.fields,
-            "address", "units", "exchanges", "postings", "exceptions", "timeline",
+            "address", "units", "exchanges", "postings", "exceptions", "timeline", "liabilities",
         ]  # fmt: skip
 
 
 # --- Mapping tables: field names are the CSV columns ---------------------------
 
 
-class KhaosReturnReasonSerializer(serializers.ModelSerializer):
+class ModelCleanMixin:
+    """Runs the model's ``clean()``, so the API refuses what the admin and imports refuse."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        # A throwaway copy: the instance itself is only changed by a valid save.
+        candidate = copy.copy(self.instance) if self.instance else self.Meta.model()
+        for name, value in attrs.items():
+            setattr(candidate, name, value)
+        try:
+            candidate.clean()
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: error.messages}
+            ) from error
+        return attrs
+
+
+class KhaosReturnReasonSerializer(ModelCleanMixin, serializers.ModelSerializer):
     id = serializers.IntegerField(min_value=1)
 
     class Meta:
@@ -143,7 +183,7 @@ class ReasonMappingSerializer(serializers.ModelSerializer):
         fields = ["id", "platform", "reason", "khaos_return_reason_id"]
 
 
-class DispositionMappingSerializer(serializers.ModelSerializer):
+class DispositionMappingSerializer(ModelCleanMixin, serializers.ModelSerializer):
     khaos_return_reason_id = serializers.PrimaryKeyRelatedField(
         source="khaos_return_reason", queryset=KhaosReturnReason.objects.all()
     )
@@ -186,8 +226,8 @@ class KhaosProductSerializer(serializers.ModelSerializer):
         model = KhaosProduct
         fields = [
             "id", "stock_id", "stock_code", "description", "publish_on_web", "discontinued",
-            "stock_controlled", "deleted", "tax_rate_id", "tax_rate_name", "sell_price_gross",
-            "barcodes", "old_codes", "updated_at",
+            "run_to_zero", "stock_controlled", "deleted", "tax_rate_id", "tax_rate_name",
+            "sell_price_gross", "barcodes", "old_codes", "updated_at",
         ]  # fmt: skip
 
 
@@ -199,26 +239,62 @@ class StockLevelSerializer(serializers.ModelSerializer):
         fields = ["id", "stock_code", "site_id", "available", "on_order", "updated_at"]
 
 
-class InboxDeliverySerializer(serializers.ModelSerializer):
+class InboxDeliveryListSerializer(serializers.ModelSerializer):
+    """A delivery in a list: no headers, no body (they are read for the detail only)."""
+
     connection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    body = serializers.CharField(source="body_text", read_only=True)
 
     class Meta:
         model = InboxDelivery
         fields = [
-            "id", "connection", "source", "topic", "dedup_key", "status", "error", "attempts",
-            "received_at", "processed_at", "headers", "body",
-        ]  # fmt: skip
+            "id",
+            "connection",
+            "source",
+            "topic",
+            "dedup_key",
+            "status",
+            "error",
+            "attempts",
+            "received_at",
+            "processed_at",
+        ]
 
 
-class KhaosUploadSerializer(serializers.ModelSerializer):
-    channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class InboxDeliverySerializer(InboxDeliveryListSerializer):
+    """One delivery, kept whole: its headers and body too."""
+
     body = serializers.CharField(source="body_text", read_only=True)
+
+    class Meta(InboxDeliveryListSerializer.Meta):
+        fields = [*InboxDeliveryListSerializer.Meta.fields, "headers", "body"]
+
+
+class KhaosUploadListSerializer(serializers.ModelSerializer):
+    """A Khaos push in a list: no body (it is read for the detail only)."""
+
+    channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = KhaosUpload
-        fields = ["id", "channel", "endpoint", "format", "status", "error", "summary",
-                  "received_at", "body"]  # fmt: skip
+        fields = [
+            "id",
+            "channel",
+            "endpoint",
+            "format",
+            "status",
+            "error",
+            "summary",
+            "received_at",
+        ]
+
+
+class KhaosUploadSerializer(KhaosUploadListSerializer):
+    """One Khaos push, kept whole: its body too."""
+
+    body = serializers.CharField(source="body_text", read_only=True)
+
+    class Meta(KhaosUploadListSerializer.Meta):
+        fields = [*KhaosUploadListSerializer.Meta.fields, "body"]
 
 
 class PlatformConnectionSerializer(serializers.ModelSerializer):

@@ -52,6 +52,7 @@ class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
                 "exceptions__assignee",
                 "exceptions__resolved_by",
                 Prefetch("timeline", TimelineEntry.objects.select_related("actor")),
+                "liabilities",
             )
         return queryset
 
@@ -119,7 +120,10 @@ class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
 class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
     """Exceptions: what holds a return, which team owns it, and how it was resolved."""
 
-    queryset = ExceptionCase.objects.select_related("assignee", "resolved_by")
+    # The return and its connection: fix_url names the platform and the customer.
+    queryset = ExceptionCase.objects.select_related(
+        "assignee", "resolved_by", "return_ref__connection"
+    )
     serializer_class = s.ExceptionSerializer
     filterset_class = filtersets.ExceptionFilterSet
 
@@ -244,19 +248,38 @@ class StockLevelViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class InboxDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
-    """Every delivery from the platforms, kept whole."""
+    """Every delivery from the platforms, kept whole; headers and body in the detail only."""
 
     queryset = InboxDelivery.objects.select_related("connection")
     serializer_class = s.InboxDeliverySerializer
     filterset_class = filtersets.InboxDeliveryFilterSet
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = queryset.defer("headers", "body")  # a page of bodies is never read
+        return queryset
+
+    def get_serializer_class(self):
+        return s.InboxDeliveryListSerializer if self.action == "list" else s.InboxDeliverySerializer
+
 
 class KhaosUploadViewSet(viewsets.ReadOnlyModelViewSet):
-    """Every push from Khaos (stock, stock status, order status), kept whole."""
+    """Every push from Khaos (stock, stock status, order status), kept whole; the body in
+    the detail only."""
 
     queryset = KhaosUpload.objects.select_related("channel")
     serializer_class = s.KhaosUploadSerializer
     filterset_class = filtersets.KhaosUploadFilterSet
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = queryset.defer("body")  # a page of bodies is never read
+        return queryset
+
+    def get_serializer_class(self):
+        return s.KhaosUploadListSerializer if self.action == "list" else s.KhaosUploadSerializer
 
 
 class PlatformConnectionViewSet(viewsets.ReadOnlyModelViewSet):

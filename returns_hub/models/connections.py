@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -28,7 +29,10 @@ class KhaosChannel(models.Model):
         max_length=50, blank=True, help_text="Khaos sales source name for exchange orders."
     )
     company_class_id = models.CharField(
-        max_length=10, blank=True, help_text="Khaos company class ID sent with exchange orders."
+        "company class",
+        max_length=50,
+        blank=True,
+        help_text="Khaos company class (ID or name) sent with exchange orders.",
     )
     download_frequency_minutes = models.PositiveIntegerField(
         default=15, validators=[MinValueValidator(1)]
@@ -79,7 +83,25 @@ class PlatformConnection(models.Model):
     )
     posting_policy = models.CharField(max_length=32, choices=PostingPolicy.choices)
     value_tolerance = models.DecimalField(
-        max_digits=8, decimal_places=2, default=Decimal("0.01"), validators=[MinValueValidator(0)]
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Largest settlement difference accepted without finance; "
+        "empty: the hub's default (HUB_VALUE_TOLERANCE).",
+    )
+    settlement_wait_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Hours a graded return waits for the platform's refund, credit or exchange "
+        "before it is settlement_missing; 0 posts on the grade alone; empty: the platform's "
+        "default.",
+    )
+    units_not_arrived_days = models.PositiveIntegerField(
+        default=21,
+        validators=[MinValueValidator(1)],
+        help_text="Days after a refund before units that have not arrived are an exception.",
     )
     credit_refunded_shipping = models.BooleanField(
         default=False, help_text="Count refunded shipping in the expected credit."
@@ -107,6 +129,19 @@ class PlatformConnection(models.Model):
     @property
     def spec(self) -> platforms.PlatformSpec:
         return platforms.get(self.platform)
+
+    @property
+    def tolerance(self) -> Decimal:
+        if self.value_tolerance is not None:
+            return self.value_tolerance
+        return settings.HUB["VALUE_TOLERANCE"]
+
+    @property
+    def settlement_wait(self) -> int:
+        """Hours to wait for the platform's settlement; 0 never waits."""
+        if self.settlement_wait_hours is not None:
+            return self.settlement_wait_hours
+        return self.spec.settlement_wait_hours
 
     @property
     def webhook_secret_masked(self) -> str:

@@ -46,6 +46,14 @@ class ExceptionCase(models.Model):
         on_delete=models.SET_NULL,
         related_name="exceptions",
     )
+    # The Khaos document this case holds, when it holds one.
+    posting = models.ForeignKey(
+        "returns_hub.Posting",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="exceptions",
+    )
     message = models.TextField()
     details = models.JSONField(default=dict, blank=True)
     assignee = models.ForeignKey(

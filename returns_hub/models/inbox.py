@@ -80,3 +80,7 @@ class KhaosUpload(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+# Named for the OpenAPI schema (ENUM_NAME_OVERRIDES), beside the other "status" choices.
+KhaosUploadStatus = KhaosUpload.Status

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from returns_hub.choices import PostingKind, PostingState
@@ -11,8 +12,14 @@ class Posting(models.Model):
     re-download serves the same document.
     """
 
+    # Empty only while held: a connection with no channel holds its documents
+    # (channel_incomplete) until one is set.
     channel = models.ForeignKey(
-        "returns_hub.KhaosChannel", on_delete=models.PROTECT, related_name="postings"
+        "returns_hub.KhaosChannel",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="postings",
     )
     return_ref = models.ForeignKey(
         "returns_hub.Return", on_delete=models.PROTECT, related_name="postings"
@@ -47,6 +54,11 @@ class Posting(models.Model):
     )
     confirm_by = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.CharField(max_length=255, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -60,6 +72,17 @@ class Posting(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["channel", "kind", "serve_seq"], name="posting_serve_seq_once"
+            ),
+            # One customer return document per return, whatever races make it.
+            models.UniqueConstraint(
+                fields=["return_ref"],
+                condition=models.Q(kind=PostingKind.RETURN),
+                name="one_return_posting",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__isnull=False)
+                | models.Q(state__in=[PostingState.HELD, PostingState.WITHDRAWN]),
+                name="posting_served_has_channel",
             ),
         ]
         indexes = [

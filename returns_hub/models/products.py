@@ -10,6 +10,8 @@ class KhaosProduct(models.Model):
     description = models.CharField(max_length=255, blank=True)
     publish_on_web = models.BooleanField(default=True)
     discontinued = models.BooleanField(default=False)
+    # Discontinued but selling its remaining stock: still a live Stock Code for returns.
+    run_to_zero = models.BooleanField(default=False)
     stock_controlled = models.BooleanField(default=True)
     deleted = models.BooleanField(default=False, help_text="Listed as Deleted by Khaos.")
     tax_rate_id = models.CharField(max_length=10, blank=True)
@@ -30,7 +32,8 @@ class KhaosProduct(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return not (self.deleted or self.discontinued)
+        """A live Stock Code: not deleted, and not discontinued unless it runs to zero."""
+        return not self.deleted and (not self.discontinued or self.run_to_zero)
 
 
 class StockCodeHistory(models.Model):

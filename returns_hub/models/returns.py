@@ -50,6 +50,11 @@ class Return(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     value_approved_at = models.DateTimeField(null=True, blank=True)
+    # Finance released a graded return whose settlement never came, at the expected credit.
+    settlement_waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    settlement_waived_at = models.DateTimeField(null=True, blank=True)
     platform_created_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

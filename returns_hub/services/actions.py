@@ -1,7 +1,21 @@
 """What people do to returns and exceptions: the warehouse, finance and every team.
 
-Each action locks the return, records who did it on the timeline, and lets the
-engine decide what follows.
+The API and the screens call these and nothing else. Each action takes the
+return's lock first and the exception's second (``locks``), records who did
+it on the timeline, and lets the engine decide what follows.
+
+Resolve and ignore mean different things (DESIGN "nothing is held in silence"):
+
+- **Resolve** says the cause is fixed. For a cause the engine watches, the
+  return is evaluated again and the resolve is refused while the cause is
+  still there. Finance resolves ``value_mismatch`` by approving the settled
+  value, ``settlement_missing`` by releasing the return at its expected
+  credit; CX resolves ``exchange_unavailable`` by closing the exchange for
+  good (refunded instead, or another item sent outside the hub).
+- **Ignore** says "handled outside the hub", with a note: the hub stops acting
+  on that cause for good. The document it holds is withdrawn and never
+  posted; an ignored ``value_mismatch`` is an approval; an ignored
+  ``exchange_unavailable`` closes the exchange for good.
 """
 
 from __future__ import annotations
@@ -9,37 +23,27 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from returns_hub.choices import Cause, ExceptionKind, ExceptionStatus, UnitState
-from returns_hub.models import ExceptionCase, Return, ReturnUnit
-from returns_hub.services import engine, ingest, timeline
-from returns_hub.state_machine import UNIT_TRANSITIONS, allowed, move_unit
+from returns_hub.choices import Cause, ExceptionKind, ExceptionStatus
+from returns_hub.models import ExceptionCase, ExchangeRequest, Return, ReturnUnit
+from returns_hub.services import engine, exceptions, exchanges, inbox, postings, timeline, units
+from returns_hub.services.errors import ActionError
+from returns_hub.services.locks import lock_return
+from returns_hub.services.timeline import By
+
+K = ExceptionKind
+__all__ = ["ActionError"]
 
 
-class ActionError(ValueError):
-    """The action does not apply to the object as it stands; the message says why."""
-
-
-def _lock(ret: Return) -> Return:
-    return (
-        Return.objects.select_related("connection__khaos_channel")
-        .select_for_update(of=("self",))
-        .get(pk=ret.pk)
-    )
+def _user(user) -> By:
+    return By(Cause.USER, actor=user)
 
 
 @transaction.atomic
 def receive_unit(unit: ReturnUnit, *, user) -> ReturnUnit:
-    ret = _lock(unit.return_ref)
+    ret = lock_return(unit.return_ref_id)
     unit = ret.units.get(pk=unit.pk)
-    if unit.state == UnitState.RECEIVED:
-        return unit  # scanning twice is harmless
-    if not allowed(UNIT_TRANSITIONS, unit.state, UnitState.RECEIVED):
-        raise ActionError(f"unit {unit.external_id} is {unit.state}; it cannot be received")
-    unit.received_at = timezone.now()
-    unit.save(update_fields=["received_at"])
-    message = f"Unit {unit.external_id} ({unit.platform_sku}) received by {user}"
-    move_unit(unit, UnitState.RECEIVED, cause=Cause.USER, actor=user, message=message)
-    engine.evaluate(ret, cause=Cause.USER, actor=user)
+    if units.receive(unit, _user(user)):
+        engine.evaluate(ret, by=_user(user))
     return unit
 
 
@@ -48,13 +52,12 @@ def grade_unit(unit: ReturnUnit, disposition: str, *, user, condition: str = "")
     disposition = (disposition or "").strip()
     if not disposition:
         raise ActionError("a grade needs a disposition code")
-    ret = _lock(unit.return_ref)
-    unit = ret.units.select_related("return_ref__connection").get(pk=unit.pk)
-    if unit.state in (UnitState.CANCELLED, UnitState.NOT_RETURNED):
-        raise ActionError(f"unit {unit.external_id} is {unit.state}; it cannot be graded")
-    message = ingest.grade(unit, disposition, condition, cause=Cause.USER, actor=user)
-    timeline.record(ret, "graded_by_user", message, cause=Cause.USER, actor=user, unit=unit)
-    engine.evaluate(ret, cause=Cause.USER, actor=user)
+    ret = lock_return(unit.return_ref_id)
+    unit = ret.units.get(pk=unit.pk)
+    unit.return_ref = ret
+    message = units.grade(unit, disposition, condition, _user(user))
+    timeline.record(ret, "graded_by_user", message, by=_user(user), unit=unit)
+    engine.evaluate(ret, by=_user(user))
     unit.refresh_from_db()
     return unit
 
@@ -62,92 +65,145 @@ def grade_unit(unit: ReturnUnit, disposition: str, *, user, condition: str = "")
 @transaction.atomic
 def approve_value(ret: Return, *, user, note: str = "") -> Return:
     """Finance accepts what the platform settled; the posting goes if nothing else holds it."""
-    ret = _lock(ret)
-    case = ret.exceptions.filter(
-        kind=ExceptionKind.VALUE_MISMATCH, status=ExceptionStatus.OPEN
-    ).first()
+    ret = lock_return(ret)
+    case = ret.exceptions.filter(kind=K.VALUE_MISMATCH, status=ExceptionStatus.OPEN).first()
     if case is None:
         raise ActionError(f"{ret} has no open value mismatch to approve")
-    ret.value_approved_amount = engine.settlement(ret)
-    ret.value_approved_by = user
-    ret.value_approved_at = timezone.now()
-    ret.save(update_fields=["value_approved_amount", "value_approved_by", "value_approved_at",
-                            "updated_at"])  # fmt: skip
-    _close(case, user, f"Approved by finance: {note}".rstrip(": "), ExceptionStatus.RESOLVED)
-    timeline.record(ret, "value_approved",
-                    f"Settlement of {ret.value_approved_amount} {ret.currency} approved"
-                    + (f": {note}" if note else ""), cause=Cause.USER, actor=user)  # fmt: skip
-    engine.evaluate(ret, cause=Cause.USER, actor=user)
+    _approve(ret, user, note)
+    exceptions.close(case, f"Approved by finance: {note}".rstrip(": "), user=user)
+    engine.evaluate(ret, by=_user(user))
     return ret
 
 
-def _close(case: ExceptionCase, user, note: str, status: str) -> None:
-    case.status = status
-    case.resolution = note
-    case.resolved_by = user
-    case.resolved_at = timezone.now()
-    case.save(update_fields=["status", "resolution", "resolved_by", "resolved_at", "updated_at"])
+def _approve(ret: Return, user, note: str) -> None:
+    ret.value_approved_amount = engine.value.settlement(ret)
+    ret.value_approved_by = user
+    ret.value_approved_at = timezone.now()
+    ret.save(
+        update_fields=[
+            "value_approved_amount",
+            "value_approved_by",
+            "value_approved_at",
+            "updated_at",
+        ]
+    )
+    timeline.record(
+        ret,
+        "value_approved",
+        f"Settlement of {ret.value_approved_amount} {ret.currency} approved"
+        + (f": {note}" if note else ""),
+        by=_user(user),
+    )
+
+
+def _waive_settlement(ret: Return, user, note: str) -> None:
+    ret.settlement_waived_by = user
+    ret.settlement_waived_at = timezone.now()
+    ret.save(update_fields=["settlement_waived_by", "settlement_waived_at", "updated_at"])
+    timeline.record(
+        ret,
+        "settlement_waived",
+        "Released without the platform's settlement, at "
+        "the expected credit" + (f": {note}" if note else ""),
+        by=_user(user),
+    )
+
+
+def _locked_case(case: ExceptionCase) -> tuple[ExceptionCase, Return | None]:
+    """The return's lock, then the case's: the one lock order."""
+    ret = lock_return(case.return_ref_id) if case.return_ref_id else None
+    case = exceptions.lock(case)
+    if case.status != ExceptionStatus.OPEN:
+        raise ActionError(f"exception {case.pk} is already {case.status}")
+    return case, ret
+
+
+def _exchange_of(case: ExceptionCase) -> ExchangeRequest | None:
+    if case.posting_id and case.posting.exchange_id:
+        return case.posting.exchange
+    exchange_id = (case.details or {}).get("exchange_id")
+    return ExchangeRequest.objects.filter(pk=exchange_id).first() if exchange_id else None
 
 
 @transaction.atomic
 def resolve_exception(case: ExceptionCase, *, user, note: str = "") -> ExceptionCase:
-    """Mark it resolved and evaluate again: if the cause is still there, a new one opens."""
-    case = ExceptionCase.objects.select_for_update().get(pk=case.pk)
-    if case.status != ExceptionStatus.OPEN:
-        raise ActionError(f"exception {case.pk} is already {case.status}")
-    if case.kind == ExceptionKind.VALUE_MISMATCH and case.return_ref is not None:
-        approve_value(case.return_ref, user=user, note=note)
+    case, ret = _locked_case(case)
+    note = (note or "").strip()
+    text = f"Resolved by {user}" + (f": {note}" if note else "")
+    by = _user(user)
+    if ret is not None and case.kind in engine.ENGINE_KINDS:
+        if case.kind == K.VALUE_MISMATCH:
+            _approve(ret, user, note)
+        elif case.kind == K.SETTLEMENT_MISSING:
+            _waive_settlement(ret, user, note)
+        elif case.kind == K.EXCHANGE_UNAVAILABLE and (exchange := _exchange_of(case)):
+            exchanges.close_for_good(exchange, f"resolved outside the hub by {user}", by)
+        engine.evaluate(ret, by=by)
         case.refresh_from_db()
-        return case
-    _close(case, user, note or "Resolved", ExceptionStatus.RESOLVED)
-    _after(
-        case, user, f"{case.get_kind_display()} resolved by {user}" + (f": {note}" if note else "")
-    )
+        if case.status == ExceptionStatus.OPEN:
+            raise ActionError(
+                f"the cause is still there: {case.message} Fix it, or ignore the "
+                "exception if it is handled outside the hub."
+            )
+        ExceptionCase.objects.filter(pk=case.pk).update(resolved_by=user, resolution=text)
+    else:
+        exceptions.close(case, text, user=user)
+    if ret is not None:
+        timeline.record(ret, "exception_resolved", f"{case.get_kind_display()}: {text}", by=by)
+    case.refresh_from_db()
     return case
 
 
 @transaction.atomic
 def ignore_exception(case: ExceptionCase, *, user, note: str) -> ExceptionCase:
-    """Acknowledge a cause that will not be fixed. The return stays held by it."""
-    if not (note or "").strip():
-        raise ActionError("say why the exception is ignored")
-    case = ExceptionCase.objects.select_for_update().get(pk=case.pk)
-    if case.status != ExceptionStatus.OPEN:
-        raise ActionError(f"exception {case.pk} is already {case.status}")
-    _close(case, user, note.strip(), ExceptionStatus.IGNORED)
-    if case.return_ref_id:
-        timeline.record(case.return_ref, "exception_ignored",
-                        f"{case.get_kind_display()} ignored by {user}: {note.strip()}",
-                        cause=Cause.USER, actor=user)  # fmt: skip
+    """Handled outside the hub: the hub stops acting on this cause, for good."""
+    note = (note or "").strip()
+    if not note:
+        raise ActionError("say why the exception is ignored: where it is handled")
+    case, ret = _locked_case(case)
+    by = _user(user)
+    exceptions.close(case, note, user=user, status=ExceptionStatus.IGNORED)
+    if ret is not None:
+        timeline.record(
+            ret, "exception_ignored", f"{case.get_kind_display()} ignored by {user}: {note}", by=by
+        )
+        _handled_outside(case, ret, note, by)
+        engine.evaluate(ret, by=by)
+    case.refresh_from_db()
     return case
+
+
+def _handled_outside(case: ExceptionCase, ret: Return, note: str, by: By) -> None:
+    """What ignoring this cause means for the document it blocks."""
+    if case.kind == K.VALUE_MISMATCH:
+        _approve(ret, by.actor, note)  # an ignored mismatch is an approval
+        return
+    if case.kind not in engine.ENGINE_KINDS or case.kind in engine.STATEMENTS:
+        return  # it holds no document: the hub simply stops raising it
+    exchange = _exchange_of(case)
+    if exchange is not None:
+        exchanges.close_for_good(exchange, f"handled outside the hub: {note}", by)
+        return
+    posting = postings.hold_return(ret, ret.connection.khaos_channel, by)
+    postings.withdraw(posting, reason=f"handled outside the hub: {note}", by=by)
+    exceptions.close(
+        ret.exceptions.filter(kind__in=engine.ENGINE_KINDS - engine.STATEMENTS).filter(
+            details__exchange_id__isnull=True
+        ),
+        f"Closed: {ret.associated_ref} is handled outside the hub ({note}).",
+    )
 
 
 @transaction.atomic
 def retry_exception(case: ExceptionCase, *, user) -> ExceptionCase:
     """Try again now: evaluate the return, or process the delivery again."""
-    if case.kind == ExceptionKind.INVALID_PAYLOAD and case.delivery_id:
-        from django_q.tasks import async_task
-
-        from returns_hub.choices import InboxStatus
-
-        case.delivery.status = InboxStatus.RECEIVED
-        case.delivery.save(update_fields=["status"])
-        transaction.on_commit(lambda: async_task(
-            "connectors.tasks.process_delivery", case.delivery_id))  # fmt: skip
+    if case.kind == K.INVALID_PAYLOAD and case.delivery_id:
+        inbox.requeue(case.delivery)
         return case
     if case.return_ref_id is None:
         raise ActionError(f"exception {case.pk} has nothing to retry")
-    ret = _lock(case.return_ref)
-    timeline.record(ret, "retried", f"{case.get_kind_display()}: retried by {user}",
-                    cause=Cause.USER, actor=user)  # fmt: skip
-    engine.evaluate(ret, cause=Cause.USER, actor=user)
+    ret = lock_return(case.return_ref_id)
+    timeline.record(ret, "retried", f"{case.get_kind_display()}: retried by {user}", by=_user(user))
+    engine.evaluate(ret, by=_user(user))
     case.refresh_from_db()
     return case
-
-
-def _after(case: ExceptionCase, user, message: str) -> None:
-    if case.return_ref_id is None:
-        return
-    ret = _lock(case.return_ref)
-    timeline.record(ret, "exception_resolved", message, cause=Cause.USER, actor=user)
-    engine.evaluate(ret, cause=Cause.USER, actor=user)

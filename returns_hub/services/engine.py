@@ -1,138 +1,207 @@
 """The engine: given a return as the hub now knows it, decide what Khaos is told.
 
 ``evaluate`` is called after every event and whenever a cause of an exception
-may have gone (a mapping row, the product master, an approval). It is
-idempotent: run twice on the same facts it changes nothing the second time.
-The caller holds the return's row lock.
+may have gone (a mapping row, the product master, an approval, a deadline).
+It is idempotent: run twice on the same facts it changes nothing the second
+time. The caller holds the return's row lock (``locks.lock_return``).
+
+``diagnose`` is the policy, and writes nothing: what is wrong with the return
+(each a ``Problem`` naming the document it holds), whether its document is
+due, and which exchanges can be ordered. ``evaluate`` then writes, through
+the lifecycles' own modules: exceptions (``exceptions``), postings
+(``postings``), exchanges (``exchanges``). The rule it keeps: nothing is held
+in silence. Every held posting has an open exception saying why, and every
+open exception still holds something or states something still true.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-from datetime import timedelta
-from decimal import Decimal
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from returns_hub import documents
 from returns_hub.choices import (
-    Cause,
     ExceptionKind,
     ExceptionStatus,
     ExchangeState,
     MoneyState,
-    PostingKind,
     PostingPolicy,
     PostingState,
     ReturnState,
     UnitState,
 )
-from returns_hub.models import (
-    ExceptionCase,
-    ExchangeRequest,
-    KhaosProduct,
-    Posting,
-    Return,
-    ReturnUnit,
-    StockLevel,
+from returns_hub.models import ExceptionCase, Posting, Return, ReturnUnit
+from returns_hub.services import (
+    exceptions,
+    exchanges,
+    khaos_documents,
+    postings,
+    resolution,
+    timeline,
+    value,
 )
-from returns_hub.money import total
-from returns_hub.services import khaos_documents, resolution, timeline
-from returns_hub.services.exceptions import open_exception
 from returns_hub.services.resolution import Problem
+from returns_hub.services.timeline import By
 from returns_hub.state_machine import RETURN_TRANSITIONS, move_return, physical_state
 
-logger = logging.getLogger(__name__)
-
+K = ExceptionKind
 # Exceptions the engine opens and closes itself as their causes come and go.
 ENGINE_KINDS = frozenset(
     {
-        ExceptionKind.UNKNOWN_SKU,
-        ExceptionKind.INACTIVE_SKU,
-        ExceptionKind.UNMAPPED_REASON,
-        ExceptionKind.UNMAPPED_DISPOSITION,
-        ExceptionKind.MISSING_SOURCE_ORDER,
-        ExceptionKind.UNKNOWN_CUSTOMER,
-        ExceptionKind.VALUE_MISMATCH,
-        ExceptionKind.EXCHANGE_UNAVAILABLE,
+        K.UNKNOWN_SKU,
+        K.INACTIVE_SKU,
+        K.UNMAPPED_REASON,
+        K.UNMAPPED_DISPOSITION,
+        K.MISSING_SOURCE_ORDER,
+        K.UNKNOWN_CUSTOMER,
+        K.INCOMPLETE_ADDRESS,
+        K.VALUE_MISMATCH,
+        K.EXCHANGE_UNAVAILABLE,
+        K.CHANNEL_INCOMPLETE,
+        K.SETTLEMENT_MISSING,
+        K.UNITS_NOT_ARRIVED,
     }
 )
-# An unavailable exchange does not hold the return's own posting.
-NON_BLOCKING = frozenset({ExceptionKind.EXCHANGE_UNAVAILABLE})
+# True statements that hold no document: the return posts regardless.
+STATEMENTS = frozenset({K.UNITS_NOT_ARRIVED})
 FINISHED = frozenset({ReturnState.CANCELLED, ReturnState.EXPIRED})
+ARRIVING = (UnitState.EXPECTED, UnitState.IN_TRANSIT)
+
+
+def holds_return(problem: Problem) -> bool:
+    """Does this problem hold the return's own document (not an exchange's)?"""
+    return problem.exchange is None and problem.kind not in STATEMENTS
 
 
 @dataclass
-class Context:
-    cause: Cause
-    actor: object = None
-    delivery: object = None
+class Diagnosis:
+    problems: list[Problem] = field(default_factory=list)
+    due: bool = False  # the return's document should be made now (held or ready)
+    urn: str | None = None
+    placeable: list[exchanges.Placeable] = field(default_factory=list)
+    waiting_until: datetime | None = None  # inside the settlement wait
+    # Resolution that changed, to be stored: unit id → product, unit id → (reason, site).
+    products: dict[int, object] = field(default_factory=dict)
+    reasons: dict[int, tuple[object, int | None]] = field(default_factory=dict)
 
 
-def evaluate(ret: Return, *, cause: Cause = Cause.TASK, actor=None, delivery=None) -> None:
-    ctx = Context(cause, actor, delivery)
+def evaluate(ret: Return, *, by: By = timeline.TASK, now: datetime | None = None) -> None:
+    now = now or timezone.now()
     if ret.state in FINISHED:
-        _wind_down(ret, ctx)
+        _wind_down(ret, by)
         return
-    units = list(ret.units.select_related("product", "khaos_return_reason").order_by("id"))
-    live = [u for u in units if u.state != UnitState.CANCELLED]
-    _sync_physical_state(ret, live, ctx)
-
-    problems: list[Problem] = []
-    problems += _resolve_products(ret, live)
-    problems += _resolve_reasons(ret, live)
+    live = [u for u in _units(ret) if u.state != UnitState.CANCELLED]
+    _sync_physical_state(ret, live, by)
+    posting = postings.return_posting(ret)
     channel = ret.connection.khaos_channel
-    exchange_problems, urn = _exchanges(ret, channel, ctx)
-    problems += exchange_problems
-
-    due = _posting_due(ret, live)
-    if due:
-        urn_or_problem = resolution.resolve_urn(ret, channel)
-        order_or_problem = resolution.resolve_source_order(ret)
-        problems += [p for p in (urn_or_problem, order_or_problem) if isinstance(p, Problem)]
-        problems += _value_check(ret, live)
-        urn = urn_or_problem if isinstance(urn_or_problem, str) else None
-
-    blocking = _sync_exceptions(ret, problems, ctx)
-    if due and channel is not None:
-        _post_return(ret, live, channel, urn=urn, held=bool(blocking), ctx=ctx)
+    found = diagnose(ret, live, posting=posting, now=now)
+    _write_resolution(live, found)
+    _sync_exceptions(ret, found.problems, by)
+    if found.due and posting is None:
+        posting = postings.hold_return(ret, channel, by)
+    if posting is not None and posting.state == PostingState.HELD:
+        _hold_or_post(ret, live, posting, channel, found, by)
+    _exchanges(ret, channel, found, by)
 
 
-# --- physical side -------------------------------------------------------------
+def _units(ret: Return) -> list[ReturnUnit]:
+    return list(ret.units.select_related("product", "khaos_return_reason").order_by("id"))
 
 
-def _sync_physical_state(ret: Return, live: list[ReturnUnit], ctx: Context) -> None:
+def _sync_physical_state(ret: Return, live: list[ReturnUnit], by: By) -> None:
     target = physical_state([u.state for u in live]) if live else ret.state
     if target != ret.state and target in RETURN_TRANSITIONS[ret.state]:
-        move_return(ret, "state", target, cause=ctx.cause, actor=ctx.actor, delivery=ctx.delivery)
+        move_return(ret, "state", target, cause=by.cause, actor=by.actor, delivery=by.delivery)
 
 
-def _wind_down(ret: Return, ctx: Context) -> None:
-    """Cancelled or expired: nothing posts, held postings are withdrawn, causes closed."""
-    for posting in ret.postings.filter(state__in=[PostingState.HELD, PostingState.READY],
-                                       first_downloaded_at__isnull=True):  # fmt: skip
-        posting.state = PostingState.WITHDRAWN
-        posting.withdrawn_at = timezone.now()
-        posting.save(update_fields=["state", "withdrawn_at"])
-        timeline.record(ret, "posting_withdrawn",
-                        f"Posting {posting.associated_ref} withdrawn: the return is {ret.state}",
-                        cause=ctx.cause, actor=ctx.actor)  # fmt: skip
-    ret.exchanges.filter(state__in=[ExchangeState.REQUESTED, ExchangeState.UNAVAILABLE]).update(
-        state=ExchangeState.CANCELLED
-    )
-    _close(ret.exceptions.filter(status=ExceptionStatus.OPEN, kind__in=ENGINE_KINDS),
-           f"The return is {ret.state}; nothing will post.")  # fmt: skip
-    if ret.money_state == MoneyState.PENDING:
-        move_return(ret, "money_state", MoneyState.NONE, cause=ctx.cause, actor=ctx.actor)
+# --- the policy (reads only) ------------------------------------------------------------
 
 
-# --- resolution ----------------------------------------------------------------
+def diagnose(
+    ret: Return,
+    live: list[ReturnUnit],
+    *,
+    posting: Posting | None = None,
+    now: datetime | None = None,
+) -> Diagnosis:
+    """What holds the return and its exchanges, and what is due. Writes nothing."""
+    now = now or timezone.now()
+    found = Diagnosis()
+    channel = ret.connection.khaos_channel
+    open_document = posting is None or posting.state == PostingState.HELD
+    if live and open_document:
+        found.problems += _resolve_products(ret, live, found)
+        found.problems += _resolve_reasons(ret, live, found)
+        _due(ret, live, found, now)
+    if found.due:
+        found.problems += _document_problems(ret, live, channel, found)
+    exchange_problems, found.placeable = exchanges.diagnose(ret, channel)
+    found.problems += exchange_problems
+    if found.placeable and found.urn is None:
+        urn = resolution.resolve_urn(ret, channel)
+        if isinstance(urn, Problem):
+            found.problems += [p for p in [urn] if p.cause not in _causes(found.problems)]
+            found.placeable = []
+        else:
+            found.urn = urn
+    found.problems += _units_not_arrived(ret, live, now)
+    return found
 
 
-def _resolve_products(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
+def _causes(problems: list[Problem]) -> set[str]:
+    return {p.cause for p in problems}
+
+
+def _due(ret: Return, live: list[ReturnUnit], found: Diagnosis, now: datetime) -> None:
+    policy = ret.connection.posting_policy
+    refunded = ret.refunded_at is not None or ret.store_credit_amount > 0
+    if policy == PostingPolicy.ON_REFUND_UNPROCESSED:
+        found.due = refunded
+        return
+    if all(u.state == UnitState.NOT_RETURNED for u in live):
+        found.due = refunded  # keep item, donate: post at refund, expect no goods
+        return
+    if not all(u.state in (UnitState.GRADED, UnitState.NOT_RETURNED) for u in live):
+        return  # not every unit has its final grade yet
+    wait = value.awaiting_settlement(ret, live, now)
+    if isinstance(wait, value.SettlementWait):
+        found.waiting_until = wait.until
+        return
+    found.due = True
+    if isinstance(wait, Problem):
+        found.problems.append(wait)
+
+
+def _document_problems(ret, live, channel, found: Diagnosis) -> list[Problem]:
     problems = []
-    changed: dict[int | None, list[int]] = {}
+    if channel is None:
+        problems.append(
+            Problem(
+                K.CHANNEL_INCOMPLETE,
+                "channel",
+                f"{ret.connection} has no Khaos channel, so nothing can be posted; set one with "
+                f"set_connection {ret.connection.platform} {ret.connection.slug} --channel SLUG.",
+                details={"missing": ["a Khaos channel"]},
+            )
+        )
+    urn = resolution.resolve_urn(ret, channel)
+    if isinstance(urn, Problem):
+        problems.append(urn)
+    else:
+        found.urn = urn
+    order = resolution.resolve_source_order(ret)
+    if isinstance(order, Problem):
+        problems.append(order)
+    mismatch = value.mismatch(ret, live)
+    if mismatch is not None:
+        problems.append(mismatch)
+    return problems
+
+
+def _resolve_products(ret: Return, live: list[ReturnUnit], found: Diagnosis) -> list[Problem]:
+    problems = []
     known: dict[tuple[str, str], object] = {}  # units of the same SKU resolve once
     for unit in live:
         key = (unit.platform_sku, unit.barcode)
@@ -140,16 +209,14 @@ def _resolve_products(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
             known[key] = resolution.resolve_unit_product(ret, unit)
         result = known[key]
         if isinstance(result, Problem):
-            result = Problem(result.kind, result.cause, result.message, unit=result.unit or unit,
-                             details=result.details)  # fmt: skip
+            problems.append(
+                Problem(
+                    result.kind, result.cause, result.message, unit=unit, details=result.details
+                )
+            )
         product = None if isinstance(result, Problem) else result
-        if isinstance(result, Problem):
-            problems.append(result)
         if unit.product_id != (product.pk if product else None):
-            unit.product = product
-            changed.setdefault(product.pk if product else None, []).append(unit.pk)
-    for product_id, ids in changed.items():
-        ReturnUnit.objects.filter(pk__in=ids).update(product_id=product_id)
+            found.products[unit.pk] = product
     return problems
 
 
@@ -163,125 +230,124 @@ def _reason_for(ret: Return, unit: ReturnUnit):
     return None  # not graded yet: its reason comes with its grade
 
 
-def _resolve_reasons(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
+def _resolve_reasons(ret: Return, live: list[ReturnUnit], found: Diagnosis) -> list[Problem]:
     """Reasons and sites, checked as soon as they are known so a team can fix them early."""
     problems = []
-    changed: dict[tuple[int | None, int | None], list[int]] = {}
     known: dict[tuple[str, str, str, str], object] = {}  # the same answer for the same codes
     for unit in live:
         key = (unit.state, unit.outcome, unit.disposition, unit.reason)
         if key not in known:
             known[key] = _reason_for(ret, unit)
         result = known[key]
-        reason, site = (None, None)
+        reason, site = None, None
         if isinstance(result, Problem):
             problems.append(result)
         elif result is not None:
             reason, site = result.reason, result.site_id
-        wanted = (reason.pk if reason else None, site)
-        if (unit.khaos_return_reason_id, unit.site_id) != wanted:
-            unit.khaos_return_reason, unit.site_id = reason, site
-            changed.setdefault(wanted, []).append(unit.pk)
-    for (reason_id, site_id), ids in changed.items():
-        ReturnUnit.objects.filter(pk__in=ids).update(khaos_return_reason_id=reason_id,
-                                                     site_id=site_id)  # fmt: skip
+        if (unit.khaos_return_reason_id, unit.site_id) != (reason.pk if reason else None, site):
+            found.reasons[unit.pk] = (reason, site)
     return problems
 
 
-# --- when Khaos may be told --------------------------------------------------------
-
-
-def _settled(ret: Return) -> bool:
-    return ret.refunded_at is not None or ret.store_credit_amount > 0
-
-
-def _posting_due(ret: Return, live: list[ReturnUnit]) -> bool:
-    if not live:
-        return False
-    policy = ret.connection.posting_policy
-    if policy == PostingPolicy.ON_REFUND_UNPROCESSED:
-        return _settled(ret)
-    if all(u.state == UnitState.NOT_RETURNED for u in live):
-        return _settled(ret)  # keep item, donate: post at refund, expect no goods
-    return all(u.state in (UnitState.GRADED, UnitState.NOT_RETURNED) for u in live)
-
-
-def expected_credit(ret: Return, live: list[ReturnUnit]) -> Decimal:
-    amount = total(u.expected_credit for u in live)
-    if ret.connection.credit_refunded_shipping:
-        amount += ret.shipping_refunded
-    if ret.connection.credit_handling_fee:
-        amount -= ret.handling_fee
-    return amount
-
-
-def settlement(ret: Return) -> Decimal:
-    return total([ret.refunded_amount, ret.store_credit_amount, ret.exchange_amount])
-
-
-def _value_check(ret: Return, live: list[ReturnUnit]) -> list[Problem]:
-    settled = settlement(ret)
-    if settled == 0:
-        return []  # nothing settled yet: nothing to compare
-    expected = expected_credit(ret, live)
-    difference = settled - expected
-    if abs(difference) <= ret.connection.value_tolerance:
+def _units_not_arrived(ret: Return, live: list[ReturnUnit], now: datetime) -> list[Problem]:
+    """Refunded before inspection, and the goods are still not here after the limit."""
+    if ret.refunded_at is None:
         return []
-    if ret.value_approved_amount is not None and ret.value_approved_amount == settled:
+    days = ret.connection.units_not_arrived_days
+    if now - ret.refunded_at < timedelta(days=days):
         return []
-    sign = "+" if difference > 0 else ""
+    missing = [u for u in live if u.state in ARRIVING]
+    if not missing:
+        return []
+    listed = ", ".join(f"{u.external_id} ({u.platform_sku or u.barcode})" for u in missing[:10])
     return [
         Problem(
-            ExceptionKind.VALUE_MISMATCH, "value",
-            f"The platform settled {settled} {ret.currency} but the expected credit is "
-            f"{expected} {ret.currency} (price - discount + tax): {sign}{difference}.",
-            details={"settled": str(settled), "expected": str(expected),
-                     "difference": f"{sign}{difference}", "currency": ret.currency},
+            K.UNITS_NOT_ARRIVED,
+            "arrival",
+            f"Refunded on {timezone.localtime(ret.refunded_at):%d/%m/%Y} and "
+            f"{len(missing)} unit(s) have not arrived after {days} days: {listed}.",
+            details={"units": [u.external_id for u in missing], "days": days},
         )
-    ]  # fmt: skip
+    ]
 
 
-# --- exceptions ----------------------------------------------------------------
+# --- writes -----------------------------------------------------------------------------
 
 
-def _close(queryset, resolution_text: str) -> int:
-    return queryset.update(
-        status=ExceptionStatus.RESOLVED, resolution=resolution_text, resolved_at=timezone.now()
-    )
+def _write_resolution(live: list[ReturnUnit], found: Diagnosis) -> None:
+    """Store each unit's resolved product, reason and site: one update per distinct value."""
+    by_product: dict[object, list[int]] = {}
+    by_reason: dict[tuple[object, int | None], list[int]] = {}
+    for unit in live:
+        if unit.pk in found.products:
+            unit.product = found.products[unit.pk]
+            by_product.setdefault(unit.product, []).append(unit.pk)
+        if unit.pk in found.reasons:
+            unit.khaos_return_reason, unit.site_id = found.reasons[unit.pk]
+            by_reason.setdefault(found.reasons[unit.pk], []).append(unit.pk)
+    for product, ids in by_product.items():
+        ReturnUnit.objects.filter(pk__in=ids).update(product=product)
+    for (reason, site_id), ids in by_reason.items():
+        ReturnUnit.objects.filter(pk__in=ids).update(khaos_return_reason=reason, site_id=site_id)
 
 
-def _sync_exceptions(ret: Return, problems: list[Problem], ctx: Context) -> set[str]:
-    """Open an exception per problem, close those whose cause has gone.
-
-    Returns the cause keys that hold the return's posting (ignored ones too:
-    ignoring acknowledges a cause, it does not make the data right).
-    """
+def _sync_exceptions(ret: Return, problems: list[Problem], by: By) -> None:
+    """Open an exception per problem, close those whose cause has gone."""
     current = {p.cause_key(ret): p for p in problems}
     for key, problem in current.items():
-        if ExceptionCase.objects.filter(cause_key=key, status=ExceptionStatus.IGNORED).exists():
-            continue
-        case, created = open_exception(
-            problem.kind, cause_key=key, message=problem.message, recurrence=False, return_ref=ret,
-            unit=problem.unit, connection=ret.connection, delivery=ctx.delivery,
+        case, created = exceptions.open_exception(
+            problem.kind,
+            cause_key=key,
+            message=problem.message,
+            recurrence=False,
+            reopen_resolved=True,
+            return_ref=ret,
+            unit=problem.unit,
+            connection=ret.connection,
+            delivery=by.delivery,
             details=problem.details,
-        )  # fmt: skip
+        )
         if created:
-            timeline.record(ret, "exception_opened",
-                            f"{case.get_kind_display()} ({case.owner}): {problem.message}",
-                            cause=ctx.cause, actor=ctx.actor, unit=problem.unit)  # fmt: skip
-    stale = list(ret.exceptions.filter(status=ExceptionStatus.OPEN, kind__in=ENGINE_KINDS)
-                 .exclude(cause_key__in=current))  # fmt: skip
+            timeline.record(
+                ret,
+                "exception_opened",
+                f"{case.get_kind_display()} ({case.owner}): {problem.message}",
+                by=by,
+                unit=problem.unit,
+            )
+    stale = list(
+        ret.exceptions.filter(status=ExceptionStatus.OPEN, kind__in=ENGINE_KINDS).exclude(
+            cause_key__in=current
+        )
+    )
     for case in stale:
-        timeline.record(ret, "exception_resolved",
-                        f"{case.get_kind_display()} resolved: its cause has gone",
-                        cause=ctx.cause, actor=ctx.actor)  # fmt: skip
+        timeline.record(
+            ret,
+            "exception_resolved",
+            f"{case.get_kind_display()} resolved: its cause has gone",
+            by=by,
+        )
     if stale:
-        _close(ExceptionCase.objects.filter(pk__in=[c.pk for c in stale]),
-               "Resolved automatically: the cause has gone.")  # fmt: skip
-    return {key for key, p in current.items() if p.kind not in NON_BLOCKING}
+        exceptions.close(ExceptionCase.objects.filter(pk__in=[c.pk for c in stale]))
 
 
-# --- postings --------------------------------------------------------------------
+def _hold_or_post(ret, live, posting: Posting, channel, found: Diagnosis, by: By) -> None:
+    holding = [p.cause_key(ret) for p in found.problems if holds_return(p)]
+    if holding:
+        ExceptionCase.objects.filter(
+            cause_key__in=holding, status=ExceptionStatus.OPEN, posting__isnull=True
+        ).update(posting=posting)
+        return
+    document = khaos_documents.customer_return(
+        ret, urn=found.urn, lines=_return_lines(ret, live), process=posting.process_return
+    )
+    postings.make_ready(
+        posting,
+        channel=channel,
+        document=documents.dumps(document),
+        expected=value.expected_credit(ret, live),
+        by=by,
+    )
 
 
 def _return_lines(ret: Return, live: list[ReturnUnit]) -> list[khaos_documents.ReturnLine]:
@@ -296,129 +362,24 @@ def _return_lines(ret: Return, live: list[ReturnUnit]) -> list[khaos_documents.R
     ]
 
 
-def _post_return(ret: Return, live, channel, *, urn: str | None, held: bool, ctx: Context):
-    posting = ret.postings.filter(kind=PostingKind.RETURN).first()
-    if posting is None:
-        # Unsaved until it is held or made ready below: one insert either way.
-        posting = Posting(
-            channel=channel, return_ref=ret, kind=PostingKind.RETURN,
-            associated_ref=ret.associated_ref, state=PostingState.HELD, currency=ret.currency,
-            process_return=ret.connection.posting_policy != PostingPolicy.ON_REFUND_UNPROCESSED,
-        )  # fmt: skip
-        if held:
-            posting.save()
-        timeline.record(ret, "posting_created",
-                        f"Posting {posting.associated_ref} created"
-                        + (", held by open exceptions" if held else ""),
-                        cause=ctx.cause, actor=ctx.actor)  # fmt: skip
-    if posting.state != PostingState.HELD or held:
-        return  # made already (its document is fixed), or still held
-    posting.document = documents.dumps(
-        khaos_documents.customer_return(
-            ret, urn=urn, lines=_return_lines(ret, live), process=posting.process_return
-        )
+def _exchanges(ret: Return, channel, found: Diagnosis, by: By) -> None:
+    """Order what can be ordered; an exchange that cannot waits, with its open case saying why."""
+    unavailable = [p.exchange for p in found.problems if p.kind == K.EXCHANGE_UNAVAILABLE]
+    exchanges.mark_unavailable(unavailable)
+    for item in found.placeable:
+        exchanges.place(ret, item, channel, found.urn, by)
+
+
+def _wind_down(ret: Return, by: By) -> None:
+    """Cancelled or expired: nothing posts, unserved postings are withdrawn, causes closed."""
+    reason = f"the return is {ret.state}"
+    for posting in ret.postings.filter(state__in=postings.WITHDRAWABLE):
+        if postings.withdraw(posting, reason=reason, by=by) and posting.exchange_id:
+            ret.exchanges.filter(pk=posting.exchange_id).update(state=ExchangeState.CLOSED)
+    for exchange in exchanges.waiting(ret):
+        exchanges.close_for_good(exchange, reason, by)
+    exceptions.close(
+        ret.exceptions.filter(kind__in=ENGINE_KINDS), f"Closed: {reason}; nothing will post."
     )
-    _make_ready(posting, expected=expected_credit(ret, live))
-    timeline.record(ret, "posting_ready",
-                    f"Posting {posting.associated_ref} ready for Khaos: credit "
-                    f"{posting.expected_credit} {posting.currency}, "
-                    f"ProcessReturn {str(posting.process_return).lower()}",
-                    cause=ctx.cause, actor=ctx.actor)  # fmt: skip
-    move_return(ret, "money_state", MoneyState.POSTED, cause=ctx.cause, actor=ctx.actor)
-
-
-def _make_ready(posting: Posting, *, expected: Decimal) -> None:
-    now = timezone.now()
-    posting.state = PostingState.READY
-    posting.expected_credit = expected
-    posting.ready_at = now
-    posting.confirm_by = now + timedelta(days=posting.channel.confirmation_days)
-    if posting.pk is None:
-        posting.save()
-    else:
-        posting.save(
-            update_fields=["document", "state", "expected_credit", "ready_at", "confirm_by"]
-        )
-
-
-# --- exchanges -------------------------------------------------------------------
-
-
-def exchange_ref(ret: Return, exchange: ExchangeRequest) -> str:
-    suffix = "-X" if exchange.sequence == 1 else f"-X{exchange.sequence}"
-    return f"{ret.associated_ref}{suffix}"
-
-
-def _availability(product: KhaosProduct, quantity: int, site_id: int) -> str | None:
-    """Why the replacement cannot be sent, or None when it can."""
-    if product.deleted:
-        return f"{product.stock_code} is deleted in Khaos"
-    if product.discontinued:
-        return f"{product.stock_code} is discontinued"
-    if not product.publish_on_web:
-        return f"{product.stock_code} is not published on web"
-    if not product.stock_controlled:
-        return None
-    level = StockLevel.objects.filter(product=product, site_id=site_id).first()
-    available = level.available if level is not None else None
-    if available is None or available < quantity:
-        return f"{product.stock_code} has {available or 0} available at site {site_id}"
-    return None
-
-
-def _exchanges(ret: Return, channel, ctx: Context) -> tuple[list[Problem], str | None]:
-    """Place a zero-value order for each exchange that can be sent; else exchange_unavailable."""
-    problems: list[Problem] = []
-    urn = None
-    open_requests = list(
-        ret.exchanges.filter(state__in=[ExchangeState.REQUESTED, ExchangeState.UNAVAILABLE])
-    )
-    if not open_requests or channel is None:
-        return problems, urn
-    for exchange in open_requests:
-        result = resolution.resolve_product(
-            ret.connection.platform, exchange.platform_sku, "", what="Exchange"
-        )
-        if isinstance(result, Problem):
-            why = result.message
-            product = None
-        else:
-            product = result
-            why = _availability(product, exchange.quantity, channel.site_id)
-        if why:
-            problems.append(Problem(
-                ExceptionKind.EXCHANGE_UNAVAILABLE, f"exchange:{exchange.pk}",
-                f"Exchange to {exchange.platform_sku} cannot be placed: {why}. The return posts "
-                "without it; offer the customer a refund or another item.",
-                exchange=exchange, details={"sku": exchange.platform_sku, "why": why},
-            ))  # fmt: skip
-            if exchange.state != ExchangeState.UNAVAILABLE:
-                exchange.state = ExchangeState.UNAVAILABLE
-                exchange.save(update_fields=["state"])
-            continue
-        urn_or_problem = resolution.resolve_urn(ret, channel)
-        if isinstance(urn_or_problem, Problem):
-            problems.append(urn_or_problem)
-            continue
-        urn = urn_or_problem
-        _place_exchange_order(ret, exchange, product, channel, urn, ctx)
-    return problems, urn
-
-
-def _place_exchange_order(ret, exchange, product, channel, urn, ctx: Context) -> None:
-    ref = exchange_ref(ret, exchange)
-    posting = Posting(
-        channel=channel, return_ref=ret, exchange=exchange, kind=PostingKind.EXCHANGE_ORDER,
-        associated_ref=ref, currency=ret.currency, process_return=False,
-        document=documents.dumps(khaos_documents.exchange_order(
-            ret, exchange, ref=ref, urn=urn, product=product, channel=channel,
-        )),
-    )  # fmt: skip
-    _make_ready(posting, expected=Decimal("0.00"))
-    exchange.product = product
-    exchange.state = ExchangeState.ORDERED
-    exchange.save(update_fields=["product", "state"])
-    timeline.record(ret, "exchange_ordered",
-                    f"Exchange order {ref} ready for Khaos: {exchange.quantity} x "
-                    f"{product.stock_code} at site {channel.site_id}, zero value",
-                    cause=ctx.cause, actor=ctx.actor)  # fmt: skip
+    if ret.money_state == MoneyState.PENDING:
+        move_return(ret, "money_state", MoneyState.NONE, cause=by.cause, actor=by.actor)

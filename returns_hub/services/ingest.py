@@ -21,9 +21,11 @@ from returns_hub.models import (
     ReturnUnit,
     StoreCreditLiability,
 )
-from returns_hub.services import engine, timeline
+from returns_hub.services import engine, timeline, units
+from returns_hub.services.locks import lock_or_create_return
 from returns_hub.services.resolution import NON_RETURN_OUTCOMES
-from returns_hub.state_machine import UNIT_TRANSITIONS, allowed, move_return, move_unit
+from returns_hub.services.timeline import By
+from returns_hub.state_machine import RETURN_TRANSITIONS, allowed, move_return
 
 
 def associated_ref(connection: PlatformConnection, external_id: str) -> str:
@@ -69,12 +71,17 @@ def _apply_all(connection, events, delivery) -> list[Return]:
             raise TypeError(f"no handler for {type(event).__name__}")
         message = handler(ret, event, delivery)
         timeline.record(
-            ret, _kind(event), message, cause=Cause.PLATFORM, delivery=delivery,
-            event_key=event.event_key, details={"occurred_at": str(event.occurred_at or "")},
-        )  # fmt: skip
+            ret,
+            _kind(event),
+            message,
+            cause=Cause.PLATFORM,
+            delivery=delivery,
+            event_key=event.event_key,
+            details={"occurred_at": str(event.occurred_at or "")},
+        )
     for ret in touched.values():
         if ret.pk in changed:  # nothing new: nothing to decide, nothing changes
-            engine.evaluate(ret, cause=Cause.PLATFORM, delivery=delivery)
+            engine.evaluate(ret, by=_by(delivery))
     return list(touched.values())
 
 
@@ -96,25 +103,13 @@ def _locked_return(connection: PlatformConnection, event: ev.ReturnEvent) -> Ret
         "associated_ref": associated_ref(connection, event.external_id),
         "currency": getattr(event, "currency", "GBP"),
     }
-    locked = Return.objects.select_related("connection__khaos_channel").select_for_update(
-        of=("self",)
-    )
-    ret = locked.filter(connection=connection, external_id=event.external_id).first()
-    if ret is not None:
-        return ret  # the common case: one query, and the row is ours
-    # New: insert it, or find that a concurrent delivery just did (no savepoint either way).
-    Return.objects.bulk_create(
-        [Return(connection=connection, external_id=event.external_id, **defaults)],
-        ignore_conflicts=True,
-    )
-    ret = locked.get(connection=connection, external_id=event.external_id)
-    ret.is_new = not ret.order_ref and not ret.platform_created_at  # nothing applied to it yet
+    ret, ret.is_new = lock_or_create_return(connection, event.external_id, defaults)
     return ret
 
 
 def _units(ret: Return, ids: tuple[str, ...]):
-    units = ret.units.order_by("id")
-    return units.filter(external_id__in=ids) if ids else units
+    found = ret.units.order_by("id")
+    return found.filter(external_id__in=ids) if ids else found
 
 
 def _unit_cache(ret: Return) -> dict[str, ReturnUnit]:
@@ -132,22 +127,11 @@ def _cached_units(ret: Return, ids: tuple[str, ...]) -> list[ReturnUnit]:
 
 
 def _advance(ret: Return, ids: tuple[str, ...], target: str, delivery, *, stamp: str = "") -> int:
-    """Move units forward to ``target`` in one update; units already past it are left alone."""
-    units = [u for u in _cached_units(ret, ids) if allowed(UNIT_TRANSITIONS, u.state, target)]
-    if not units:
-        return 0
-    changes = {"state": target, **({stamp: timezone.now()} if stamp else {})}
-    ReturnUnit.objects.filter(pk__in=[u.pk for u in units]).update(**changes)
-    for unit in units:
-        moved = f"Unit {unit.external_id} ({unit.platform_sku or unit.barcode}): {unit.state}"
-        timeline.record(
-            ret, "unit_state_changed", f"{moved} → {target}",
-            cause=Cause.PLATFORM, delivery=delivery, unit=unit, from_state=unit.state,
-            to_state=target,
-        )  # fmt: skip
-        for name, value in changes.items():
-            setattr(unit, name, value)
-    return len(units)
+    return units.advance(ret, _cached_units(ret, ids), target, _by(delivery), stamp=stamp)
+
+
+def _by(delivery) -> By:
+    return By(Cause.PLATFORM, delivery=delivery)
 
 
 def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
@@ -164,31 +148,47 @@ def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
     ret.shipping_refunded = event.shipping_refunded
     if event.occurred_at and ret.platform_created_at is None:
         ret.platform_created_at = event.occurred_at
-    ret.save(update_fields=["order_ref", "customer_email", "customer_name", "address", "currency",
-                            "platform_state", "handling_fee", "shipping_refunded",
-                            "platform_created_at", "updated_at"])  # fmt: skip
+    ret.save(
+        update_fields=[
+            "order_ref",
+            "customer_email",
+            "customer_name",
+            "address",
+            "currency",
+            "platform_state",
+            "handling_fee",
+            "shipping_refunded",
+            "platform_created_at",
+            "updated_at",
+        ]
+    )
 
     known = set() if fresh else set(ret.units.values_list("external_id", flat=True))
     new_units = ReturnUnit.objects.bulk_create(
         [
             ReturnUnit(
-                return_ref=ret, external_id=u.external_id, platform_sku=u.platform_sku,
-                barcode=u.barcode, title=u.title, price=u.price, discount=u.discount, tax=u.tax,
-                reason=u.reason, outcome=u.outcome,
+                return_ref=ret,
+                external_id=u.external_id,
+                platform_sku=u.platform_sku,
+                barcode=u.barcode,
+                title=u.title,
+                price=u.price,
+                discount=u.discount,
+                tax=u.tax,
+                reason=u.reason,
+                outcome=u.outcome,
             )
             for u in event.units
             if u.external_id not in known
         ]
-    )  # fmt: skip
+    )
     if fresh:
         ret._unit_cache = {}
     if getattr(ret, "_unit_cache", None) is not None:
         ret._unit_cache.update({unit.external_id: unit for unit in new_units})
     for unit in new_units:
         if unit.outcome in NON_RETURN_OUTCOMES:
-            move_unit(unit, UnitState.NOT_RETURNED, cause=Cause.PLATFORM, delivery=delivery,
-                      message=f"Unit {unit.external_id} ({unit.platform_sku}) will not come back: "
-                      f"{unit.outcome.replace('_', ' ')}")  # fmt: skip
+            units.not_returned(unit, _by(delivery))
 
     existing = set() if fresh else set(ret.exchanges.values_list("external_id", flat=True))
     sequence = 0 if fresh else ret.exchanges.count()
@@ -197,11 +197,17 @@ def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
         if exchange.external_id in existing:
             continue
         sequence += 1
-        new_exchanges.append(ExchangeRequest(
-            return_ref=ret, external_id=exchange.external_id, sequence=sequence,
-            platform_sku=exchange.platform_sku, title=exchange.title,
-            quantity=exchange.quantity, value=exchange.value,
-        ))  # fmt: skip
+        new_exchanges.append(
+            ExchangeRequest(
+                return_ref=ret,
+                external_id=exchange.external_id,
+                sequence=sequence,
+                platform_sku=exchange.platform_sku,
+                title=exchange.title,
+                quantity=exchange.quantity,
+                value=exchange.value,
+            )
+        )
     ExchangeRequest.objects.bulk_create(new_exchanges)
     if new_exchanges:
         ret.exchange_amount = sum(
@@ -210,11 +216,11 @@ def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
         )
         ret.save(update_fields=["exchange_amount", "updated_at"])
 
-    units = f"{len(new_units)} unit{'s' if len(new_units) != 1 else ''}"
-    exchanges = f" and {len(new_exchanges)} exchange(s)" if new_exchanges else ""
+    counted = f"{len(new_units)} unit{'s' if len(new_units) != 1 else ''}"
+    extra = f" and {len(new_exchanges)} exchange(s)" if new_exchanges else ""
     if first_time:
-        return f"Return opened with {units}{exchanges}"
-    return f"Return reported again ({event.platform_state or 'no state'}); {units} new{exchanges}"
+        return f"Return opened with {counted}{extra}"
+    return f"Return reported again ({event.platform_state or 'no state'}); {counted} new{extra}"
 
 
 def _in_transit(ret: Return, event: ev.UnitsInTransit, delivery) -> str:
@@ -232,43 +238,10 @@ def _graded(ret: Return, event: ev.UnitGraded, delivery) -> str:
     unit = _unit_cache(ret).get(event.unit_id)
     if unit is None:
         return f"Grade {event.disposition!r} for unknown unit {event.unit_id}: not applied"
-    return grade(unit, event.disposition, event.condition, cause=Cause.PLATFORM, delivery=delivery)
-
-
-def grade(unit: ReturnUnit, disposition: str, condition: str = "", *, cause: Cause,
-          actor=None, delivery=None) -> str:  # fmt: skip
-    """Record a unit's grade; shared by platform grading and the warehouse screen."""
-    ret = unit.return_ref
-    if (
-        unit.state == UnitState.GRADED
-        and ret.postings.filter(kind="return").exclude(state="held").exists()
-    ):
-        return (f"Unit {unit.external_id} graded {disposition!r} after posting: recorded, "
-                "the posting is unchanged")  # fmt: skip
-    if unit.state not in (UnitState.GRADED,) and not allowed(
-        UNIT_TRANSITIONS, unit.state, UnitState.GRADED
-    ):
-        return f"Unit {unit.external_id} is {unit.state}: grade {disposition!r} not applied"
-    previous = unit.state
-    unit.disposition = disposition
-    unit.condition = condition
-    unit.graded_at = timezone.now()
-    unit.graded_by = actor
-    unit.state = UnitState.GRADED
-    if unit.received_at is None:
-        unit.received_at = unit.graded_at  # a graded unit has arrived
-    unit.save(update_fields=["disposition", "condition", "graded_at", "graded_by", "received_at",
-                             "state"])  # fmt: skip
-    if previous != UnitState.GRADED:  # the move, on the timeline like every other
-        timeline.record(
-            ret, "unit_state_changed",
-            f"Unit {unit.external_id} ({unit.platform_sku or unit.barcode}): {previous} → graded",
-            cause=cause, actor=actor, delivery=delivery, unit=unit, from_state=previous,
-            to_state=UnitState.GRADED,
-        )  # fmt: skip
-    return f"Unit {unit.external_id} ({unit.platform_sku}) graded {disposition!r}" + (
-        f" ({condition})" if condition else ""
-    )
+    try:
+        return units.grade(unit, event.disposition, event.condition, _by(delivery))
+    except units.UnitError as error:
+        return f"Grade {event.disposition!r} for unit {event.unit_id} not applied: {error}"
 
 
 def _refunded(ret: Return, event: ev.RefundIssued, delivery) -> str:
@@ -277,36 +250,50 @@ def _refunded(ret: Return, event: ev.RefundIssued, delivery) -> str:
     ret.save(update_fields=["refunded_amount", "refunded_at", "updated_at"])
     _mark_refunded(ret, delivery)
     ref = f" ({event.reference})" if event.reference else ""
-    return f"Platform refunded {event.amount} {event.currency}{ref}"
+    return f"Platform refunded {event.amount} {event.currency}{ref}" + _after_posting(ret)
 
 
 def _credited(ret: Return, event: ev.CreditIssued, delivery) -> str:
     liability, created = StoreCreditLiability.objects.get_or_create(
-        return_ref=ret, reference=event.reference,
-        defaults={"kind": event.kind, "amount": event.amount, "currency": event.currency,
-                  "issued_at": event.occurred_at},
-    )  # fmt: skip
+        return_ref=ret,
+        reference=event.reference,
+        defaults={
+            "kind": event.kind,
+            "amount": event.amount,
+            "currency": event.currency,
+            "issued_at": event.occurred_at,
+        },
+    )
     if created:
         ret.store_credit_amount += event.amount
         ret.save(update_fields=["store_credit_amount", "updated_at"])
         _mark_refunded(ret, delivery)
     kind = liability.get_kind_display().lower()
-    return f"Platform issued {kind} {event.reference} of {event.amount} {event.currency}"
+    return (
+        f"Platform issued {kind} {event.reference} of {event.amount} {event.currency}"
+        + _after_posting(ret)
+    )
+
+
+def _after_posting(ret: Return) -> str:
+    """A settlement that arrives once Khaos has the document cannot hold it any more."""
+    if not units.has_posted(ret):
+        return ""
+    return "; the return had already posted, so any difference goes to reconciliation"
 
 
 def _mark_refunded(ret: Return, delivery) -> None:
     if ret.money_state == MoneyState.PENDING:
-        move_return(ret, "money_state", MoneyState.REFUNDED, cause=Cause.PLATFORM,
-                    delivery=delivery)  # fmt: skip
+        move_return(
+            ret, "money_state", MoneyState.REFUNDED, cause=Cause.PLATFORM, delivery=delivery
+        )
 
 
 def _finished(ret: Return, target: str, delivery) -> str:
     ret.__dict__.pop("_unit_cache", None)  # units are moved below by their own saves
-    if not allowed(engine.RETURN_TRANSITIONS, ret.state, target):
+    if not allowed(RETURN_TRANSITIONS, ret.state, target):
         return f"Platform says {target}, but the return is already {ret.state}: not applied"
-    for unit in ret.units.exclude(state__in=[UnitState.CANCELLED, UnitState.NOT_RETURNED]):
-        if allowed(UNIT_TRANSITIONS, unit.state, UnitState.CANCELLED):
-            move_unit(unit, UnitState.CANCELLED, cause=Cause.PLATFORM, delivery=delivery)
+    units.cancel(ret, _by(delivery))
     move_return(ret, "state", target, cause=Cause.PLATFORM, delivery=delivery)
     return f"Platform reports the return {target}"
 
@@ -321,10 +308,15 @@ def _expired(ret: Return, event: ev.ReturnExpired, delivery) -> str:
 
 def _shipment(ret: Return, event: ev.ShipmentAnnounced, delivery) -> str:
     shipment, _ = InboundShipment.objects.get_or_create(
-        connection=ret.connection, reference=event.reference,
-        defaults={"po_number": event.po_number, "carrier": event.carrier,
-                  "tracking": event.tracking, "departed_at": event.departed_at},
-    )  # fmt: skip
+        connection=ret.connection,
+        reference=event.reference,
+        defaults={
+            "po_number": event.po_number,
+            "carrier": event.carrier,
+            "tracking": event.tracking,
+            "departed_at": event.departed_at,
+        },
+    )
     count = _units(ret, event.unit_ids).update(shipment=shipment)
     for unit in _cached_units(ret, event.unit_ids):
         unit.shipment = shipment

@@ -23,6 +23,11 @@ ADDRESS_LIMITS = {"Line1": 35, "Line2": 35, "Line3": 35, "Town": 35, "County": 3
 CONTACT_LIMITS = {"Forename": 50, "Surname": 50, "Email": 100, "Mobile": 30}
 
 
+def data_item(value: str) -> dict:
+    """A Khaos DataItem: an ID when the value is one, else a name."""
+    return {"ID": value} if value.isdigit() else {"Name": value}
+
+
 def khaos_datetime(value: datetime) -> str:
     """RFC 3339 without an offset, in the hub's local time (Khaos has no zone field)."""
     return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")
@@ -113,7 +118,7 @@ def exchange_order(
 ) -> dict:  # fmt: skip
     customer = {"CreateNew": "Never", "URN": urn, "Currency": {"Code": ret.currency}}
     if channel.company_class_id:
-        customer["CompanyClass"] = {"ID": channel.company_class_id}
+        customer["CompanyClass"] = data_item(channel.company_class_id)
     header = {
         "AssociatedRef": ref,
         "OrderDate": khaos_datetime(ret.platform_created_at or ret.created_at),

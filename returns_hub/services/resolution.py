@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from returns_hub.choices import ExceptionKind
+from returns_hub.choices import NON_RETURN_OUTCOMES, ExceptionKind
 from returns_hub.models import (
     CustomerMapping,
     DispositionMapping,
@@ -21,9 +21,6 @@ from returns_hub.models import (
     SkuMapping,
 )
 from returns_hub.models.mappings import normalise_email
-
-# Non-return outcomes map through the disposition table with the outcome as the code.
-NON_RETURN_OUTCOMES = frozenset({"keep_item", "donate"})
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,25 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from returns_hub.choices import Cause
 from returns_hub.models import Return, TimelineEntry
 
 _local = threading.local()
+
+
+@dataclass(frozen=True)
+class By:
+    """Who or what caused a change: a platform event, a person, a task, Khaos."""
+
+    cause: Cause
+    actor: object = None
+    delivery: object = None
+
+
+TASK = By(Cause.TASK)
+KHAOS = By(Cause.KHAOS)
 
 
 @contextmanager
@@ -35,7 +49,8 @@ def record(
     kind: str,
     message: str,
     *,
-    cause: Cause,
+    by: By | None = None,
+    cause: Cause | None = None,
     actor=None,
     unit=None,
     delivery=None,
@@ -44,6 +59,8 @@ def record(
     to_state: str = "",
     details: dict | None = None,
 ) -> TimelineEntry:
+    if by is not None:
+        cause, actor, delivery = by.cause, by.actor or actor, by.delivery or delivery
     entry = TimelineEntry(
         return_ref=ret,
         unit=unit,

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         call_command(
             "set_khaos_channel", "demo", username="khaos",
             password=os.environ.get("DEMO_KHAOS_PASSWORD", "khaos-demo"), site_id=1,
-            stdout=self.stdout,
+            sales_source="Web", company_class="Retail", stdout=self.stdout,
         )  # fmt: skip
 
     def _connections(self):

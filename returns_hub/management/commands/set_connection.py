@@ -15,6 +15,19 @@ class Command(BaseCommand):
         parser.add_argument("--api-key")
         parser.add_argument("--base-url")
         parser.add_argument("--poll-minutes", type=int)
+        parser.add_argument(
+            "--settlement-wait-hours",
+            type=int,
+            help="hours a graded return waits for the platform's refund, credit or exchange "
+            "before it is settlement_missing; 0 posts on the grade alone "
+            "(default: 24 for Loop and Swap, 0 elsewhere)",
+        )
+        parser.add_argument(
+            "--units-not-arrived-days",
+            type=int,
+            help="days after a refund before units not yet arrived are units_not_arrived "
+            "(default 21)",
+        )
         parser.add_argument("--disabled", action="store_true", help="accept nothing from it")
         parser.add_argument("--policy", help="override the platform's default posting policy")
         parser.add_argument("--channel", help="Khaos channel slug (default: the only one)")
@@ -44,6 +57,14 @@ class Command(BaseCommand):
             if opts["poll_minutes"] < 0:
                 raise CommandError("--poll-minutes must be 0 (off) or more")
             connection.poll_minutes = opts["poll_minutes"]
+        if opts["settlement_wait_hours"] is not None:
+            if opts["settlement_wait_hours"] < 0:
+                raise CommandError("--settlement-wait-hours must be 0 (post on the grade) or more")
+            connection.settlement_wait_hours = opts["settlement_wait_hours"]
+        if opts["units_not_arrived_days"] is not None:
+            if opts["units_not_arrived_days"] < 1:
+                raise CommandError("--units-not-arrived-days must be 1 or more")
+            connection.units_not_arrived_days = opts["units_not_arrived_days"]
         if opts["policy"]:
             connection.posting_policy = opts["policy"]
         connection.enabled = not opts["disabled"]
@@ -57,6 +78,7 @@ class Command(BaseCommand):
             f"{'Created' if created else 'Updated'} {spec.label} connection {slug!r}: "
             f"{'enabled' if connection.enabled else 'disabled'}, "
             f"policy {connection.posting_policy}, "
+            f"settlement wait {connection.settlement_wait}h, "
             f"webhook secret {connection.webhook_secret_masked or '(none)'}, "
             f"API key {connection.api_key_masked or '(none)'}, "
             f"webhook URL /webhooks/{spec.slug}/{slug}/"

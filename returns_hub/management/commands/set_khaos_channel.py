@@ -15,6 +15,12 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=KhaosFormat.values, type=str.upper)
         parser.add_argument("--default-urn")
         parser.add_argument("--site-id", type=int)
+        parser.add_argument(
+            "--sales-source", help="Khaos sales source name that exchange orders carry"
+        )
+        parser.add_argument(
+            "--company-class", help="Khaos company class (name or ID) that exchange orders carry"
+        )
 
     @transaction.atomic
     def handle(self, *args, **opts):
@@ -32,6 +38,10 @@ class Command(BaseCommand):
             if opts["site_id"] < 1:
                 raise CommandError("--site-id must be a Khaos site ID (1 or more)")
             channel.site_id = opts["site_id"]
+        if opts["sales_source"] is not None:
+            channel.sales_source = opts["sales_source"].strip()
+        if opts["company_class"] is not None:
+            channel.company_class_id = opts["company_class"].strip()
         try:
             channel.full_clean()
         except Exception as exc:
@@ -46,5 +56,7 @@ class Command(BaseCommand):
             f"{'Created' if created else 'Updated'} Khaos channel {channel.slug!r}: "
             f"user {channel.username!r}, format {channel.format}, "
             f"default URN {channel.default_urn or '(none)'}, site {channel.site_id}, "
+            f"sales source {channel.sales_source or '(none)'}, "
+            f"company class {channel.company_class_id or '(none)'}, "
             f"configuration file /khaos/{channel.slug}/config"
         )

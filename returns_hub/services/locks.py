@@ -1,0 +1,46 @@
+"""Row locks, taken in one order everywhere so two workers never deadlock.
+
+The order: a return's row first, then its units, postings and exceptions.
+Every writer of a return's facts (platform events, people, tasks, Khaos's
+order statuses) holds its return's lock for the length of its transaction,
+so they touch one return one at a time. A Khaos channel's row, locked while a
+page is served, is taken alone: serving locks postings, never a return.
+"""
+
+from __future__ import annotations
+
+from returns_hub.models import PlatformConnection, Return
+
+
+def _locked():
+    return Return.objects.select_related("connection__khaos_channel").select_for_update(
+        of=("self",)
+    )
+
+
+def lock_return(ret: Return | int) -> Return:
+    """The return, re-read under its row lock (inside a transaction)."""
+    return _locked().get(pk=ret.pk if isinstance(ret, Return) else ret)
+
+
+def lock_return_if_exists(pk: int) -> Return | None:
+    return _locked().filter(pk=pk).first()
+
+
+def lock_or_create_return(
+    connection: PlatformConnection, external_id: str, defaults: dict
+) -> tuple[Return, bool]:
+    """The platform's return under its row lock, inserted first if it is new. (return, new)
+
+    A concurrent delivery of the same new return inserts nothing twice: the
+    insert ignores the conflict and both then wait on the one row's lock.
+    """
+    ret = _locked().filter(connection=connection, external_id=external_id).first()
+    if ret is not None:
+        return ret, False  # the common case: one query, and the row is ours
+    Return.objects.bulk_create(
+        [Return(connection=connection, external_id=external_id, **defaults)],
+        ignore_conflicts=True,
+    )
+    ret = _locked().get(connection=connection, external_id=external_id)
+    return ret, not ret.order_ref and not ret.platform_created_at  # nothing applied to it yet

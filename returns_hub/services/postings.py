@@ -1,0 +1,299 @@
+"""A posting's life, written here and nowhere else.
+
+    held ──► ready ──► downloaded ──► confirmed
+      │        │            │              │
+      └────────┴──► withdrawn (never served)    cancelled (an exchange order Khaos cancelled)
+
+Every move is a conditional update (``UPDATE … WHERE state IN <expected>``),
+or a row lock taken with the same condition, so two writers racing (a
+cancellation and a Khaos download, two workers on one return) cannot both
+win: the loser's update matches no row, and it is told so. A withdrawn
+posting was never served; a served one is never withdrawn. The engine, the
+Khaos channel and reconciliation call these functions; nothing else writes a
+posting's state.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import F, Max
+from django.utils import timezone
+
+from returns_hub.choices import (
+    ExceptionKind,
+    MoneyState,
+    PostingKind,
+    PostingPolicy,
+    PostingState,
+)
+from returns_hub.models import ExchangeRequest, KhaosChannel, Posting, Return
+from returns_hub.services import exceptions, timeline
+from returns_hub.services.timeline import By
+from returns_hub.state_machine import move_return
+
+S = PostingState
+SERVABLE = (S.READY, S.DOWNLOADED, S.CONFIRMED)
+WITHDRAWABLE = (S.HELD, S.READY)
+OUTSTANDING = (S.READY, S.DOWNLOADED)  # Khaos has been offered it and has not confirmed it
+BATCH = 500
+
+
+def return_posting(ret: Return) -> Posting | None:
+    return ret.postings.filter(kind=PostingKind.RETURN).first()
+
+
+def exchange_ref(ret: Return, exchange: ExchangeRequest) -> str:
+    suffix = "-X" if exchange.sequence == 1 else f"-X{exchange.sequence}"
+    return f"{ret.associated_ref}{suffix}"
+
+
+# --- made (held), ready, withdrawn -------------------------------------------------
+
+
+def hold_return(ret: Return, channel: KhaosChannel | None, by: By) -> Posting:
+    """The return's customer-return posting, made held if it does not exist yet."""
+    posting = return_posting(ret)
+    if posting is not None:
+        return posting
+    posting = Posting.objects.create(
+        channel=channel,
+        return_ref=ret,
+        kind=PostingKind.RETURN,
+        associated_ref=ret.associated_ref,
+        state=S.HELD,
+        currency=ret.currency,
+        process_return=ret.connection.posting_policy != PostingPolicy.ON_REFUND_UNPROCESSED,
+    )
+    timeline.record(ret, "posting_created", f"Posting {posting.associated_ref} created", by=by)
+    return posting
+
+
+def hold_exchange(ret: Return, exchange: ExchangeRequest, channel, by: By) -> Posting:
+    """The exchange's sales-order posting (…-X), made held if it does not exist yet.
+
+    An exchange's order is made only once it can be placed (``exchanges.place``),
+    so it is held for no longer than the same transaction.
+    """
+    posting = Posting.objects.filter(exchange=exchange).first()
+    if posting is not None:
+        return posting
+    posting = Posting.objects.create(
+        channel=channel,
+        return_ref=ret,
+        exchange=exchange,
+        kind=PostingKind.EXCHANGE_ORDER,
+        associated_ref=exchange_ref(ret, exchange),
+        state=S.HELD,
+        currency=ret.currency,
+        process_return=False,
+    )
+    timeline.record(
+        ret, "posting_created", f"Exchange order {posting.associated_ref} created", by=by
+    )
+    return posting
+
+
+def make_ready(
+    posting: Posting, *, channel: KhaosChannel, document: str, expected: Decimal, by: By
+) -> bool:
+    """Held → ready with its document, fixed from now on. False if it was not held."""
+    now = timezone.now()
+    values = {
+        "state": S.READY,
+        "channel": channel,
+        "document": document,
+        "expected_credit": expected,
+        "ready_at": now,
+        "confirm_by": now + timedelta(days=channel.confirmation_days),
+    }
+    if not Posting.objects.filter(pk=posting.pk, state=S.HELD).update(**values):
+        return False
+    for name, value in values.items():
+        setattr(posting, name, value)
+    ret = posting.return_ref
+    if posting.kind == PostingKind.RETURN:
+        timeline.record(
+            ret,
+            "posting_ready",
+            f"Posting {posting.associated_ref} ready for Khaos: credit {expected} "
+            f"{posting.currency}, ProcessReturn {str(posting.process_return).lower()}",
+            by=by,
+        )
+        move_return(ret, "money_state", MoneyState.POSTED, cause=by.cause, actor=by.actor)
+    else:
+        timeline.record(
+            ret,
+            "exchange_ordered",
+            f"Exchange order {posting.associated_ref} "
+            f"ready for Khaos at site {channel.site_id}, zero value",
+            by=by,
+        )
+    return True
+
+
+def withdraw(posting: Posting, *, reason: str, by: By) -> bool:
+    """Held or ready, never served → withdrawn. False when Khaos already has it."""
+    now = timezone.now()
+    done = Posting.objects.filter(
+        pk=posting.pk, state__in=WITHDRAWABLE, first_downloaded_at__isnull=True
+    ).update(
+        state=S.WITHDRAWN, withdrawn_at=now, withdrawn_reason=reason[:255], withdrawn_by=by.actor
+    )
+    ret = posting.return_ref
+    if done:
+        posting.state, posting.withdrawn_at, posting.withdrawn_reason = S.WITHDRAWN, now, reason
+        timeline.record(
+            ret, "posting_withdrawn", f"Posting {posting.associated_ref} withdrawn: {reason}", by=by
+        )
+        return True
+    posting.refresh_from_db(fields=["state", "first_downloaded_at"])
+    if posting.state != S.WITHDRAWN:
+        timeline.record(
+            ret,
+            "posting_not_withdrawn",
+            f"Posting {posting.associated_ref} could not be withdrawn ({reason}): "
+            f"Khaos already has it ({posting.state})",
+            by=by,
+        )
+    return False
+
+
+# --- served -------------------------------------------------------------------------
+
+
+def serve_new(channel: KhaosChannel, kind: str, limit: int) -> list[Posting]:
+    """Claim up to ``limit`` ready, never-served documents: numbered and downloaded.
+
+    The caller holds the channel's row lock, so numbers only grow in the order
+    Khaos sees them. The rows are locked before they are claimed: a withdrawal
+    racing this waits, then finds them downloaded and leaves them be.
+    """
+    if limit <= 0:
+        return []
+    postings = list(
+        Posting.objects.select_for_update(of=("self",))
+        .filter(channel=channel, kind=kind, serve_seq__isnull=True, state=S.READY)
+        .order_by("id")[:limit]
+    )
+    number(channel, kind, postings)
+    return postings
+
+
+def number(channel: KhaosChannel, kind: str, postings: list[Posting]) -> None:
+    """Give serve numbers to postings served for the first time (under the channel lock)."""
+    postings = [p for p in postings if p.serve_seq is None]
+    if not postings:
+        return
+    last = Posting.objects.filter(channel=channel, kind=kind).aggregate(m=Max("serve_seq"))["m"]
+    for offset, posting in enumerate(postings, start=1):
+        posting.serve_seq = (last or 0) + offset
+    Posting.objects.bulk_update(postings, ["serve_seq"])
+
+
+def mark_served(postings: list[Posting]) -> None:
+    """Khaos was sent these documents: count it, and ready → downloaded."""
+    if not postings:
+        return
+    now = timezone.now()
+    ids = [p.pk for p in postings]
+    Posting.objects.filter(pk__in=ids).update(
+        download_count=F("download_count") + 1, last_downloaded_at=now
+    )
+    Posting.objects.filter(pk__in=ids, first_downloaded_at__isnull=True).update(
+        first_downloaded_at=now
+    )
+    Posting.objects.filter(pk__in=ids, state=S.READY).update(state=S.DOWNLOADED)
+
+
+# --- confirmed, cancelled ---------------------------------------------------------------
+
+
+def confirm(posting: Posting, *, ref: str, by: By, how: str = "") -> bool:
+    """Khaos raised the document (a credit note, a sales order). False if not outstanding."""
+    now = timezone.now()
+    done = Posting.objects.filter(pk=posting.pk, state__in=OUTSTANDING).update(
+        state=S.CONFIRMED, confirmed_at=now, confirmation_ref=ref[:50]
+    )
+    if not done:
+        return False
+    posting.state, posting.confirmed_at, posting.confirmation_ref = S.CONFIRMED, now, ref[:50]
+    ret = posting.return_ref
+    timeline.record(
+        ret,
+        "posting_confirmed",
+        f"Khaos confirmed {posting.associated_ref}"
+        + (f" as {ref}" if ref else "")
+        + (f" ({how})" if how else ""),
+        by=by,
+    )
+    exceptions.close_cause(
+        unconfirmed_cause(posting), "Resolved automatically: Khaos confirmed it."
+    )
+    if posting.kind == PostingKind.RETURN and ret.money_state == MoneyState.POSTED:
+        move_return(ret, "money_state", MoneyState.CONFIRMED, cause=by.cause, actor=by.actor)
+    return True
+
+
+def cancel(posting: Posting, *, ref: str, by: By) -> bool:
+    """Khaos cancelled the order it raised: an exception for CX, never a confirmation."""
+    done = Posting.objects.filter(pk=posting.pk, state__in=(*OUTSTANDING, S.CONFIRMED)).update(
+        state=S.CANCELLED, cancelled_at=timezone.now(), confirmation_ref=ref[:50]
+    )
+    if not done:
+        return False
+    posting.state = S.CANCELLED
+    ret = posting.return_ref
+    exceptions.close_cause(unconfirmed_cause(posting), "Closed: Khaos cancelled the order.")
+    timeline.record(
+        ret,
+        "posting_cancelled",
+        f"Khaos cancelled order {ref or '?'} for {posting.associated_ref}",
+        by=by,
+    )
+    case, created = exceptions.open_exception(
+        ExceptionKind.EXCHANGE_CANCELLED,
+        cause_key=f"exchange_cancelled:{posting.pk}",
+        message=f"Khaos cancelled exchange order {ref or posting.associated_ref} "
+        f"({posting.associated_ref}): the customer's replacement will not ship. Contact the "
+        "customer and refund or re-order.",
+        return_ref=ret,
+        posting=posting,
+        connection=ret.connection,
+    )
+    if created:
+        timeline.record(ret, "exception_opened", f"{case.get_kind_display()} (cx)", by=by)
+    return True
+
+
+# --- overdue ----------------------------------------------------------------------------
+
+
+def unconfirmed_cause(posting: Posting) -> str:
+    return f"posting_unconfirmed:{posting.pk}"
+
+
+def flag_unconfirmed(now=None) -> int:
+    """A posting Khaos has not confirmed by its deadline becomes posting_unconfirmed, once.
+
+    A case a person resolved or ignored stays closed (``open_exception``).
+    """
+    overdue = Posting.objects.filter(
+        state__in=OUTSTANDING, confirm_by__lt=now or timezone.now()
+    ).select_related("return_ref__connection")
+    opened = 0
+    for posting in overdue.iterator(chunk_size=BATCH):
+        _, created = exceptions.open_exception(
+            ExceptionKind.POSTING_UNCONFIRMED,
+            cause_key=unconfirmed_cause(posting),
+            recurrence=False,
+            message=f"{posting.get_kind_display()} {posting.associated_ref} was made ready on "
+            f"{posting.ready_at:%d/%m/%Y} and Khaos has not confirmed it "
+            f"(downloaded {posting.download_count} time(s)).",
+            return_ref=posting.return_ref,
+            posting=posting,
+            connection=posting.return_ref.connection,
+        )
+        opened += created
+    return opened
