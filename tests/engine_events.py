@@ -91,3 +91,23 @@ def apply_together(connection, *events) -> Return:
     (ret,) = ingest.apply_all(connection, list(events))
     ret.refresh_from_db()
     return ret
+
+
+# The fixtures' Happy Returns return 1011 and Reveni return 1021, as the parsers give them.
+HR_ID = "3f6c2a9e-8b1d-4c57-9e0a-6d2b7f41c8a5"
+REVENI = "RVN-20250304-0007"
+
+
+def hr_1011():
+    return opened(HR_ID, [
+        unit("a1d4", "HF-FTW-CHL-BRN-08", "100.00", "20.00", reason="Too small",
+             barcode="5061234209015"),
+        unit("e58b", "", "18.33", "3.67", reason="Changed my mind", barcode="5061234206021"),
+    ], order="1011", email="Siobhan.OConnell@Example.com")  # fmt: skip
+
+
+def reveni_1021():
+    return opened(REVENI, [
+        unit("rvi_a2", "HF-DRS-WRP-SAG-10", "74.17", "14.83", reason="size_too_small"),
+        unit("rvi_a3", "HF-KID-HOD-RED-0708", "24.00", "0.00", reason="changed_mind"),
+    ], order="1021", email="fiona.macleod@example.com")  # fmt: skip

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from returns_hub import documents
-from returns_hub.choices import MoneyState, PostingKind, PostingState, ReturnState, UnitState
+from returns_hub.choices import MoneyState, PostingKind, ReturnState, UnitState
 from returns_hub.models import (
     CustomerMapping,
     DispositionMapping,
@@ -27,7 +27,7 @@ from returns_hub.models import (
     ReturnUnit,
 )
 from returns_hub.money import to_pennies
-from returns_hub.services import khaos_documents
+from returns_hub.services import khaos_documents, postings
 from returns_hub.services.ingest import associated_ref
 
 
@@ -92,7 +92,7 @@ def _batch(connection, channel, size, prefix, offset, rng, products, disposition
             (rng.choice(products), rng.choice(dispositions)) for _ in range(rng.randint(1, 3))
         ])  # fmt: skip
     Return.objects.bulk_create(returns)
-    units, postings = [], []
+    units, made = [], []
     urns = dict(customers)
     for ret, picks in zip(returns, units_per_return, strict=True):
         ret.connection = connection
@@ -112,14 +112,12 @@ def _batch(connection, channel, size, prefix, offset, rng, products, disposition
                                                     ret.order_ref))  # fmt: skip
         document = khaos_documents.customer_return(ret, urn=urns[ret.customer_email], lines=lines,
                                                    process=True)  # fmt: skip
-        postings.append(Posting(
+        made.append(Posting(
             channel=channel, return_ref=ret, kind=PostingKind.RETURN,
-            associated_ref=ret.associated_ref, state=PostingState.READY,
-            document=documents.dumps(document), process_return=True,
+            associated_ref=ret.associated_ref, document=documents.dumps(document),
+            process_return=True, currency="GBP",
             expected_credit=sum((line.unit_price for line in lines), start=gross * 0),
-            currency="GBP", ready_at=now,
-            confirm_by=now + timedelta(days=channel.confirmation_days),
         ))  # fmt: skip
     ReturnUnit.objects.bulk_create(units)
-    Posting.objects.bulk_create(postings)
+    postings.create_ready(made, now=now)
     return size

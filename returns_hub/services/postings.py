@@ -133,6 +133,14 @@ def make_ready(
     return True
 
 
+def create_ready(made: list[Posting], *, now) -> None:
+    """Documents made ready in bulk (generated data): inserted ready, as make_ready leaves them."""
+    for posting in made:
+        posting.state, posting.ready_at = S.READY, now
+        posting.confirm_by = now + timedelta(days=posting.channel.confirmation_days)
+    Posting.objects.bulk_create(made)
+
+
 def withdraw(posting: Posting, *, reason: str, by: By) -> bool:
     """Held or ready, never served → withdrawn. False when Khaos already has it."""
     now = timezone.now()

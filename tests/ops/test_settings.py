@@ -11,7 +11,7 @@ from django.db import connection
 
 from tests.conftest import database_url
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args, env):

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import database_url
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:

@@ -21,7 +21,7 @@ from returns_hub.choices import InboxStatus
 from returns_hub.models import InboxDelivery, Return
 from tests.conftest import database_url, fixture_bytes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
 
 BROKERS = [

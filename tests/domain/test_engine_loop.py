@@ -8,7 +8,7 @@ from connectors.loop.parser import parse_return
 from returns_hub.choices import ExceptionKind, PostingState
 from returns_hub.models import ExceptionCase, Posting, Return, SkuMapping, TimelineEntry
 from returns_hub.services import actions, ingest
-from tests.conftest import fixture_json
+from tests.conftest import FIXTURES, fixture_json
 
 pytestmark = pytest.mark.django_db
 
@@ -82,8 +82,7 @@ def test_loop_5001_posts_once_both_units_are_graded(workspace):
 def test_replaying_every_loop_file_changes_nothing(workspace):
     loop = workspace.connections["loop"]
     names = [f"0{i}" for i in range(1, 7)]
-    files = sorted(p.name for p in __import__("pathlib").Path(__file__).parent.joinpath(
-        "fixtures/loop").glob("*.json"))  # fmt: skip
+    files = sorted(p.name for p in (FIXTURES / "loop").glob("*.json"))
     assert [f[:2] for f in files] == names
     replay(loop, *files)
     before = snapshot()
