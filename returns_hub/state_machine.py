@@ -25,7 +25,7 @@ RETURN_TRANSITIONS: dict[str, set[str]] = {
 MONEY_TRANSITIONS: dict[str, set[str]] = {
     M.PENDING: {M.REFUNDED, M.POSTED, M.NONE},
     M.REFUNDED: {M.POSTED},
-    M.POSTED: {M.CONFIRMED},
+    M.POSTED: {M.CONFIRMED, M.REFUNDED, M.NONE},  # back, when a ready document is withdrawn
     M.CONFIRMED: set(),
     M.NONE: set(),
 }

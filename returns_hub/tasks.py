@@ -61,4 +61,8 @@ def check_deadlines() -> int:
 
 def flag_unconfirmed_postings() -> int:
     """A posting Khaos has not confirmed by its deadline becomes posting_unconfirmed, once."""
-    return postings.flag_unconfirmed()
+    opened = postings.flag_unconfirmed()
+    # More than one batch: another short task (only after progress, so it cannot spin).
+    if opened and postings.unflagged_overdue().exists():
+        async_task("returns_hub.tasks.flag_unconfirmed_postings", group="deadlines")
+    return opened

@@ -105,4 +105,15 @@ class Migration(migrations.Migration):
             model_name='posting',
             constraint=models.CheckConstraint(condition=models.Q(('channel__isnull', False), ('state__in', ['held', 'withdrawn']), _connector='OR'), name='posting_served_has_channel'),
         ),
+        # Cases opened before they named their posting: name it now (their cause names it).
+        migrations.RunSQL(
+            """
+            UPDATE returns_hub_exceptioncase AS c
+               SET posting_id = p.id
+              FROM returns_hub_posting AS p
+             WHERE c.kind = 'posting_unconfirmed'
+               AND c.cause_key = 'posting_unconfirmed:' || p.id
+            """,
+            migrations.RunSQL.noop,
+        ),
     ]

@@ -20,6 +20,8 @@ Resolve and ignore mean different things (DESIGN "nothing is held in silence"):
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -69,14 +71,22 @@ def approve_value(ret: Return, *, user, note: str = "") -> Return:
     case = ret.exceptions.filter(kind=K.VALUE_MISMATCH, status=ExceptionStatus.OPEN).first()
     if case is None:
         raise ActionError(f"{ret} has no open value mismatch to approve")
-    _approve(ret, user, note)
+    _approve(ret, case, user, note)
     exceptions.close(case, f"Approved by finance: {note}".rstrip(": "), user=user)
     engine.evaluate(ret, by=_user(user))
     return ret
 
 
-def _approve(ret: Return, user, note: str) -> None:
-    ret.value_approved_amount = engine.value.settlement(ret)
+def _approve(ret: Return, case: ExceptionCase, user, note: str) -> None:
+    """Approve the settlement the case showed, and only while it is still the settlement."""
+    shown = Decimal(case.details["settled"])
+    settled = engine.value.settlement(ret)
+    if settled != shown:
+        raise ActionError(
+            f"the platform has settled {settled} {ret.currency} since this case showed {shown}; "
+            "look at the new figure before approving it"
+        )
+    ret.value_approved_amount = shown
     ret.value_approved_by = user
     ret.value_approved_at = timezone.now()
     ret.save(
@@ -90,8 +100,7 @@ def _approve(ret: Return, user, note: str) -> None:
     timeline.record(
         ret,
         "value_approved",
-        f"Settlement of {ret.value_approved_amount} {ret.currency} approved"
-        + (f": {note}" if note else ""),
+        f"Settlement of {shown} {ret.currency} approved" + (f": {note}" if note else ""),
         by=_user(user),
     )
 
@@ -133,7 +142,7 @@ def resolve_exception(case: ExceptionCase, *, user, note: str = "") -> Exception
     by = _user(user)
     if ret is not None and case.kind in engine.ENGINE_KINDS:
         if case.kind == K.VALUE_MISMATCH:
-            _approve(ret, user, note)
+            _approve(ret, case, user, note)
         elif case.kind == K.SETTLEMENT_MISSING:
             _waive_settlement(ret, user, note)
         elif case.kind == K.EXCHANGE_UNAVAILABLE and (exchange := _exchange_of(case)):
@@ -176,7 +185,7 @@ def ignore_exception(case: ExceptionCase, *, user, note: str) -> ExceptionCase:
 def _handled_outside(case: ExceptionCase, ret: Return, note: str, by: By) -> None:
     """What ignoring this cause means for the document it blocks."""
     if case.kind == K.VALUE_MISMATCH:
-        _approve(ret, by.actor, note)  # an ignored mismatch is an approval
+        _approve(ret, case, by.actor, note)  # an ignored mismatch is an approval
         return
     if case.kind not in engine.ENGINE_KINDS or case.kind in engine.STATEMENTS:
         return  # it holds no document: the hub simply stops raising it

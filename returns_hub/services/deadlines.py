@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Exists, Max, OuterRef
 
-from returns_hub.choices import ExceptionKind, PostingKind, ReturnState
+from returns_hub.choices import ExceptionKind, ExceptionStatus, PostingKind, ReturnState
 from returns_hub.models import ExceptionCase, PlatformConnection, Posting, Return
 
 NOT_ARRIVED = (ReturnState.EXPECTED, ReturnState.IN_TRANSIT, ReturnState.PARTLY_RECEIVED)
@@ -45,7 +45,9 @@ def settlement_overdue(connection: PlatformConnection, now: datetime) -> list[in
 def arrival_overdue(connection: PlatformConnection, now: datetime) -> list[int]:
     """Refunded returns whose goods are not all here after the limit, not yet flagged."""
     flagged = ExceptionCase.objects.filter(
-        return_ref=OuterRef("pk"), kind=ExceptionKind.UNITS_NOT_ARRIVED
+        return_ref=OuterRef("pk"),
+        kind=ExceptionKind.UNITS_NOT_ARRIVED,
+        status__in=[ExceptionStatus.OPEN, ExceptionStatus.IGNORED],
     )
     return list(
         Return.objects.filter(

@@ -142,7 +142,7 @@ def diagnose(
     if found.placeable and found.urn is None:
         urn = resolution.resolve_urn(ret, channel)
         if isinstance(urn, Problem):
-            found.problems += [p for p in [urn] if p.cause not in _causes(found.problems)]
+            found.problems += [_held_exchange(urn, item.exchange) for item in found.placeable]
             found.placeable = []
         else:
             found.urn = urn
@@ -150,8 +150,15 @@ def diagnose(
     return found
 
 
-def _causes(problems: list[Problem]) -> set[str]:
-    return {p.cause for p in problems}
+def _held_exchange(problem: Problem, exchange) -> Problem:
+    """The same cause, holding one exchange's order: its own case, ignored on its own."""
+    return Problem(
+        problem.kind,
+        f"{problem.cause}:exchange:{exchange.pk}",
+        f"Exchange order for {exchange.platform_sku} is held: {problem.message}",
+        exchange=exchange,
+        details={**problem.details, "exchange_id": exchange.pk},
+    )
 
 
 def _due(ret: Return, live: list[ReturnUnit], found: Diagnosis, now: datetime) -> None:

@@ -78,6 +78,9 @@ def diagnose(ret: Return, channel: KhaosChannel | None) -> tuple[list[Problem], 
     ready: list[Placeable] = []
     gaps = channel_gaps(channel)
     for exchange in waiting(ret):
+        if channel is None:  # no site to check stock at: the channel comes first
+            problems.append(_incomplete(exchange, gaps))
+            continue
         result = resolution.resolve_product(
             ret.connection.platform, exchange.platform_sku, "", what="Exchange"
         )
@@ -85,7 +88,7 @@ def diagnose(ret: Return, channel: KhaosChannel | None) -> tuple[list[Problem], 
         why = (
             result.message
             if product is None
-            else availability(product, exchange.quantity, channel.site_id if channel else 1)
+            else availability(product, exchange.quantity, channel.site_id)
         )
         if why:
             problems.append(
@@ -100,19 +103,21 @@ def diagnose(ret: Return, channel: KhaosChannel | None) -> tuple[list[Problem], 
             )
             continue
         if gaps:
-            problems.append(
-                Problem(
-                    ExceptionKind.CHANNEL_INCOMPLETE,
-                    f"channel:exchange:{exchange.pk}",
-                    f"Exchange order for {exchange.platform_sku} is held: the Khaos channel needs "
-                    f"{' and '.join(gaps)}.",
-                    exchange=exchange,
-                    details={"missing": gaps, "exchange_id": exchange.pk},
-                )
-            )
+            problems.append(_incomplete(exchange, gaps))
             continue
         ready.append(Placeable(exchange, product))
     return problems, ready
+
+
+def _incomplete(exchange: ExchangeRequest, gaps: list[str]) -> Problem:
+    return Problem(
+        ExceptionKind.CHANNEL_INCOMPLETE,
+        f"channel:exchange:{exchange.pk}",
+        f"Exchange order for {exchange.platform_sku} is held: the Khaos channel needs "
+        f"{' and '.join(gaps)}.",
+        exchange=exchange,
+        details={"missing": gaps, "exchange_id": exchange.pk},
+    )
 
 
 def mark_unavailable(exchanges: list[ExchangeRequest]) -> None:

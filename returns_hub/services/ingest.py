@@ -53,14 +53,19 @@ def apply_all(
 
 
 def _apply_all(connection, events, delivery) -> list[Return]:
+    firsts: dict[str, ev.ReturnEvent] = {}
+    for event in events:
+        firsts.setdefault(event.external_id, event)
+    # A delivery naming several returns locks them in one order (by platform id), so two
+    # deliveries naming the same returns wait for each other instead of deadlocking.
+    locked = {rid: _locked_return(connection, firsts[rid]) for rid in sorted(firsts)}
     touched: dict[str, Return] = {}
     applied: dict[int, set[str]] = {}
     changed: set[int] = set()
     for event in events:
         ret = touched.get(event.external_id)
         if ret is None:
-            ret = _locked_return(connection, event)
-            touched[event.external_id] = ret
+            ret = touched[event.external_id] = locked[event.external_id]
             applied[ret.pk] = timeline.event_keys(ret)
         if event.event_key in applied[ret.pk]:
             continue  # the same event again (a redelivery, or a poll after a webhook)
@@ -246,7 +251,8 @@ def _graded(ret: Return, event: ev.UnitGraded, delivery) -> str:
 
 def _refunded(ret: Return, event: ev.RefundIssued, delivery) -> str:
     ret.refunded_amount += event.amount
-    ret.refunded_at = event.occurred_at or timezone.now()
+    # The first refund starts the clock units_not_arrived counts from; later ones add money.
+    ret.refunded_at = ret.refunded_at or event.occurred_at or timezone.now()
     ret.save(update_fields=["refunded_amount", "refunded_at", "updated_at"])
     _mark_refunded(ret, delivery)
     ref = f" ({event.reference})" if event.reference else ""

@@ -18,7 +18,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import F, Max
+from django.db import transaction
+from django.db.models import Exists, F, Max, OuterRef
 from django.utils import timezone
 
 from returns_hub.choices import (
@@ -28,8 +29,9 @@ from returns_hub.choices import (
     PostingPolicy,
     PostingState,
 )
-from returns_hub.models import ExchangeRequest, KhaosChannel, Posting, Return
+from returns_hub.models import ExceptionCase, ExchangeRequest, KhaosChannel, Posting, Return
 from returns_hub.services import exceptions, timeline
+from returns_hub.services.locks import lock_return
 from returns_hub.services.timeline import By
 from returns_hub.state_machine import move_return
 
@@ -155,6 +157,10 @@ def withdraw(posting: Posting, *, reason: str, by: By) -> bool:
         timeline.record(
             ret, "posting_withdrawn", f"Posting {posting.associated_ref} withdrawn: {reason}", by=by
         )
+        if posting.kind == PostingKind.RETURN and ret.money_state == MoneyState.POSTED:
+            paid = ret.refunded_at is not None or ret.store_credit_amount > 0
+            back = MoneyState.REFUNDED if paid else MoneyState.NONE
+            move_return(ret, "money_state", back, cause=by.cause, actor=by.actor)
         return True
     posting.refresh_from_db(fields=["state", "first_downloaded_at"])
     if posting.state != S.WITHDRAWN:
@@ -201,18 +207,18 @@ def number(channel: KhaosChannel, kind: str, postings: list[Posting]) -> None:
 
 
 def mark_served(postings: list[Posting]) -> None:
-    """Khaos was sent these documents: count it, and ready → downloaded."""
+    """Khaos was sent these documents: count it, and ready → downloaded.
+
+    The caller holds their row locks (``serve_new``, the channel's page), so the
+    condition on the state only guards against a caller that does not.
+    """
     if not postings:
         return
     now = timezone.now()
-    ids = [p.pk for p in postings]
-    Posting.objects.filter(pk__in=ids).update(
-        download_count=F("download_count") + 1, last_downloaded_at=now
-    )
-    Posting.objects.filter(pk__in=ids, first_downloaded_at__isnull=True).update(
-        first_downloaded_at=now
-    )
-    Posting.objects.filter(pk__in=ids, state=S.READY).update(state=S.DOWNLOADED)
+    served = Posting.objects.filter(pk__in=[p.pk for p in postings], state__in=SERVABLE)
+    served.update(download_count=F("download_count") + 1, last_downloaded_at=now)
+    served.filter(first_downloaded_at__isnull=True).update(first_downloaded_at=now)
+    served.filter(state=S.READY).update(state=S.DOWNLOADED)
 
 
 # --- confirmed, cancelled ---------------------------------------------------------------
@@ -282,26 +288,44 @@ def unconfirmed_cause(posting: Posting) -> str:
     return f"posting_unconfirmed:{posting.pk}"
 
 
+def unflagged_overdue(now=None):
+    """Outstanding postings past their deadline that have no posting_unconfirmed case yet."""
+    flagged = ExceptionCase.objects.filter(
+        posting=OuterRef("pk"), kind=ExceptionKind.POSTING_UNCONFIRMED
+    )
+    return Posting.objects.filter(
+        state__in=OUTSTANDING, confirm_by__lt=now or timezone.now()
+    ).exclude(Exists(flagged))
+
+
 def flag_unconfirmed(now=None) -> int:
     """A posting Khaos has not confirmed by its deadline becomes posting_unconfirmed, once.
 
-    A case a person resolved or ignored stays closed (``open_exception``).
+    Only postings with no case of their own are looked at (a case a person closed
+    stays closed), and each is re-checked under its return's lock: a confirmation
+    that arrived in between opens nothing. At most BATCH a call: the task calls
+    again while any are left.
     """
-    overdue = Posting.objects.filter(
-        state__in=OUTSTANDING, confirm_by__lt=now or timezone.now()
-    ).select_related("return_ref__connection")
     opened = 0
-    for posting in overdue.iterator(chunk_size=BATCH):
-        _, created = exceptions.open_exception(
-            ExceptionKind.POSTING_UNCONFIRMED,
-            cause_key=unconfirmed_cause(posting),
-            recurrence=False,
-            message=f"{posting.get_kind_display()} {posting.associated_ref} was made ready on "
-            f"{posting.ready_at:%d/%m/%Y} and Khaos has not confirmed it "
-            f"(downloaded {posting.download_count} time(s)).",
-            return_ref=posting.return_ref,
-            posting=posting,
-            connection=posting.return_ref.connection,
-        )
-        opened += created
+    for posting_id, return_id in unflagged_overdue(now).values_list("pk", "return_ref_id")[:BATCH]:
+        with transaction.atomic():
+            ret = lock_return(return_id)
+            posting = ret.postings.filter(pk=posting_id, state__in=OUTSTANDING).first()
+            if posting is not None:
+                opened += _flag(ret, posting)
     return opened
+
+
+def _flag(ret: Return, posting: Posting) -> bool:
+    _, created = exceptions.open_exception(
+        ExceptionKind.POSTING_UNCONFIRMED,
+        cause_key=unconfirmed_cause(posting),
+        recurrence=False,
+        message=f"{posting.get_kind_display()} {posting.associated_ref} was made ready on "
+        f"{timezone.localtime(posting.ready_at):%d/%m/%Y} and Khaos has not confirmed it "
+        f"(downloaded {posting.download_count} time(s)).",
+        return_ref=ret,
+        posting=posting,
+        connection=ret.connection,
+    )
+    return created

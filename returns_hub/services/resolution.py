@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
+
 from returns_hub.choices import NON_RETURN_OUTCOMES, ExceptionKind
 from returns_hub.models import (
     CustomerMapping,
@@ -124,7 +126,28 @@ def resolve_by_disposition(ret: Return, unit: ReturnUnit) -> ReasonChoice | Prob
             f"{ret.connection.platform} disposition table; the unit is not treated as sellable.",
             unit=unit, details={"disposition": code},
         )  # fmt: skip
+    if code in NON_RETURN_OUTCOMES:
+        problem = _restocking_outcome(ret, unit, row)
+        if problem is not None:
+            return problem
     return ReasonChoice(row.khaos_return_reason, row.site_id)
+
+
+def _restocking_outcome(ret: Return, unit: ReturnUnit, row: DispositionMapping) -> Problem | None:
+    """A row saved before the rule, or written around it: never restock goods not here."""
+    try:
+        row.clean()  # the rule's one home
+    except ValidationError as error:
+        return Problem(
+            ExceptionKind.UNMAPPED_DISPOSITION,
+            row.disposition,
+            f"Unit {unit.external_id} ({unit.platform_sku}) is not coming back, but the "
+            f"{ret.connection.platform} disposition row for it is wrong: "
+            f"{' '.join(error.messages)} Correct the row.",
+            unit=unit,
+            details={"disposition": row.disposition},
+        )
+    return None
 
 
 def resolve_by_reason(ret: Return, unit: ReturnUnit) -> ReasonChoice | Problem:

@@ -52,9 +52,11 @@ def mismatch(ret: Return, live: list[ReturnUnit]) -> Problem | None:
     if ret.value_approved_amount is not None and ret.value_approved_amount == settled:
         return None
     sign = "+" if difference > 0 else ""
+    # The settled amount is part of the cause: a new settlement is a new case, never one
+    # that was approved or ignored for another amount.
     return Problem(
         ExceptionKind.VALUE_MISMATCH,
-        "value",
+        f"value:{settled}",
         f"The platform settled {settled} {ret.currency} but the expected credit is "
         f"{expected} {ret.currency} (price - discount + tax): {sign}{difference}.",
         details={

@@ -65,8 +65,9 @@ def test_ignoring_a_blocking_cause_withdraws_the_document_for_good(workspace, ro
     assert posting.withdrawn_reason == "handled outside the hub: Credited by hand in Khaos"
     assert posting.withdrawn_by == role_users["data"]
     # The SKU is fixed later: the hub still never posts it, and the case stays ignored.
-    SkuMapping.objects.create(platform="rebound", platform_sku="NOT-IN-KHAOS",
-                              stock_code="HF-ACC-SCF-LAM-GRY")  # fmt: skip
+    SkuMapping.objects.create(
+        platform="rebound", platform_sku="NOT-IN-KHAOS", stock_code="HF-ACC-SCF-LAM-GRY"
+    )
     ret = evaluate_at(ret, timezone.now())
     assert ret.postings.get().state == PostingState.WITHDRAWN
     assert ret.exceptions.get().status == "ignored"
@@ -77,10 +78,14 @@ def test_an_ignored_value_mismatch_is_an_approval(workspace, role_users):
     reveni = workspace.connections["reveni"]
     ret = apply_together(
         reveni,
-        opened("RVN-IGN", [unit("r", "HF-KNT-MCR-OAT-M", "50.00", reason="not_as_described")],
-               order="1023", email=EMAIL),
+        opened(
+            "RVN-IGN",
+            [unit("r", "HF-KNT-MCR-OAT-M", "50.00", reason="not_as_described")],
+            order="1023",
+            email=EMAIL,
+        ),
         refunded("RVN-IGN", "45.00"),
-    )  # fmt: skip
+    )
     case = ret.exceptions.get(status="open", kind="value_mismatch")
     actions.ignore_exception(case, user=role_users["finance"], note="Agreed goodwill")
     posting = ret.postings.get()
@@ -181,9 +186,14 @@ def test_set_connection_settlement_wait_zero_posts_on_the_grade(workspace):
 def swap_with_exchange(workspace, rid="SW-X"):
     return apply_together(
         workspace.connections["swap"],
-        opened(rid, [unit("1", "HF-DRS-WRP-SAG-10", "74.17", "14.83")], order="1031",
-               email=EMAIL, exchanges=[exchange("1", "HF-DNM-SLM-IND-3432", "89.00")]),
-    )  # fmt: skip
+        opened(
+            rid,
+            [unit("1", "HF-DRS-WRP-SAG-10", "74.17", "14.83")],
+            order="1031",
+            email=EMAIL,
+            exchanges=[exchange("1", "HF-DNM-SLM-IND-3432", "89.00")],
+        ),
+    )
 
 
 def stock_arrives():
@@ -219,8 +229,10 @@ def test_a_khaos_cancelled_exchange_order_is_for_cx_never_a_confirmation(workspa
     stock_arrives()
     evaluate_at(ret, timezone.now())
     khaos.serve(workspace.channel, "exchange_order", token=None, specific=None)
-    khaos.apply_order_statuses(workspace.channel, {"Statuses": [
-        {"AssociatedRef": "SWAP-SW-X-X", "OrderCode": "SO1", "Status": "Cancelled"}]})  # fmt: skip
+    khaos.apply_order_statuses(
+        workspace.channel,
+        {"Statuses": [{"AssociatedRef": "SWAP-SW-X-X", "OrderCode": "SO1", "Status": "Cancelled"}]},
+    )
     order = Posting.objects.get(kind="exchange_order")
     assert (order.state, order.confirmed_at) == (PostingState.CANCELLED, None)
     case = ret.exceptions.get(kind="exchange_cancelled")
@@ -262,8 +274,18 @@ def test_exchange_orders_wait_for_the_channels_sales_source_and_company_class(wo
     assert "sales source" in case.message and "company class" in case.message
     assert not Posting.objects.filter(kind="exchange_order").exists()
 
-    call_command("set_khaos_channel", "hf", "--username", "khaos", "--password", "pw",
-                 "--sales-source", "Web", "--company-class", "Retail")  # fmt: skip
+    call_command(
+        "set_khaos_channel",
+        "hf",
+        "--username",
+        "khaos",
+        "--password",
+        "pw",
+        "--sales-source",
+        "Web",
+        "--company-class",
+        "Retail",
+    )
     ret = evaluate_at(ret, timezone.now())
     order = Posting.objects.get(kind="exchange_order")
     assert order.payload["Customer"]["CompanyClass"] == {"Name": "Retail"}
@@ -301,10 +323,14 @@ def test_hub_value_tolerance_is_the_default_and_a_connection_may_override(worksp
     settings.HUB = {**settings.HUB, "VALUE_TOLERANCE": Decimal("5.00")}
     reveni = workspace.connections["reveni"]
     events = [
-        opened("RVN-TOL", [unit("r", "HF-KNT-MCR-OAT-M", "50.00", reason="not_as_described")],
-               order="1023", email=EMAIL),
+        opened(
+            "RVN-TOL",
+            [unit("r", "HF-KNT-MCR-OAT-M", "50.00", reason="not_as_described")],
+            order="1023",
+            email=EMAIL,
+        ),
         refunded("RVN-TOL", "47.00"),
-    ]  # fmt: skip
+    ]
     ret = apply_together(reveni, *events)
     assert ret.postings.get().state == PostingState.READY  # 3.00 is within the hub's 5.00
 

@@ -64,7 +64,7 @@ def test_allowed_unit_transitions(current, target):
         ("state", "cancelled", "in_transit"),
         ("state", "expired", "received"),
         ("state", "in_transit", "expired"),
-        ("money_state", "posted", "refunded"),
+        ("money_state", "confirmed", "refunded"),
         ("money_state", "confirmed", "posted"),
         ("money_state", "none", "posted"),
         ("money_state", "pending", "confirmed"),
