@@ -12,19 +12,12 @@ Run by `make bench` on the bench database.
 """
 
 import asyncio
-import base64
-import copy
-import hashlib
-import hmac
-import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import django
 
@@ -34,30 +27,15 @@ django.setup()
 import httpx  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from benchmarks.load import ROOT, free_port, signed  # noqa: E402
+from benchmarks.load import database_url as _database_url  # noqa: E402
+from benchmarks.load import wait_ready as _wait  # noqa: E402
 from connectors.tasks import process_delivery  # noqa: E402
 from returns_hub.models import InboxDelivery, TimelineEntry  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-SECRET = b"demo-loop-webhook-secret"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 2)))
-TEMPLATE = json.loads((ROOT / "returns_hub/demo/bench_loop_return.json").read_text())
-RUN = str(int(time.time()))
-
-
-def body(n: int) -> bytes:
-    payload = copy.deepcopy(TEMPLATE)
-    payload["id"] = f"B{RUN}{n:07d}"
-    for i, line in enumerate(payload["line_items"]):
-        line["line_item_id"] = int(f"{n}{i}")
-    return json.dumps(payload).encode()
-
-
-def signed(n: int) -> tuple[bytes, dict]:
-    raw = body(n)
-    digest = base64.b64encode(hmac.new(SECRET, raw, hashlib.sha256).digest()).decode()
-    return raw, {"Content-Type": "application/json", "X-Loop-Signature": digest}
 
 
 async def load(url: str, seconds: float, *, rate: float | None = None, start: int = 0):
@@ -85,12 +63,6 @@ async def load(url: str, seconds: float, *, rate: float | None = None, start: in
     return {"rps": len(latencies) / took, "p50": statistics.median(latencies),
             "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)], "n": len(latencies),
             "next": counter[0]}  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main() -> int:
@@ -152,25 +124,6 @@ def _process(ids: list[int]) -> int:
     for delivery_id in ids:
         process_delivery(delivery_id)
     return len(ids)
-
-
-def _database_url() -> str:
-    from urllib.parse import quote
-
-    db = connection.settings_dict
-    host = quote(db["HOST"], safe="") + (f":{db['PORT']}" if db["PORT"] else "")
-    return f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@{host}/{db['NAME']}"
-
-
-def _wait(url: str) -> None:
-    for _ in range(100):
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
 
 
 if __name__ == "__main__":

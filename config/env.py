@@ -6,6 +6,7 @@ be tested without touching ``os.environ``; ``Env`` binds them to a mapping.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -39,6 +40,23 @@ def parse_int(name: str, raw: str | None, default: int, *, minimum: int | None =
         value = int(raw.strip())
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_float(
+    name: str, raw: str | None, default: float, *, minimum: float | None = None
+) -> float:
+    """A finite number such as a timeout in seconds (``2``, ``0.5``)."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     return value
@@ -111,6 +129,9 @@ class Env:
 
     def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
         return parse_int(name, self.values.get(name), default, minimum=minimum)
+
+    def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
+        return parse_float(name, self.values.get(name), default, minimum=minimum)
 
     def decimal(self, name: str, default: Decimal) -> Decimal:
         return parse_decimal(name, self.values.get(name), default)

@@ -1,5 +1,6 @@
-"""The connectors' recurring tasks."""
+"""The connectors' recurring tasks (registered by ``returns_hub.schedules.register_all``)."""
 
+from django.db import transaction
 from django_q.models import Schedule
 
 from returns_hub import schedules
@@ -25,21 +26,25 @@ def register(**kwargs) -> None:
     schedules.register(SCHEDULES)
 
 
-def sync_polls(**kwargs) -> None:
+def sync_polls(**kwargs) -> list[str]:
     """One schedule per connection that polls, by name; none for the others."""
     from returns_hub.models import PlatformConnection
 
-    wanted = set()
-    for connection in PlatformConnection.objects.filter(enabled=True, poll_minutes__gt=0).exclude(
+    polling = PlatformConnection.objects.filter(enabled=True, poll_minutes__gt=0).exclude(
         base_url=""
-    ):
-        name = f"poll-{connection.slug}"
-        wanted.add(name)
-        defaults = {
-            "func": "connectors.polling.poll_connection",
-            "args": str(connection.pk),
-            "schedule_type": Schedule.MINUTES,
-            "minutes": connection.poll_minutes,
-        }
-        Schedule.objects.update_or_create(name=name, defaults=defaults)
-    Schedule.objects.filter(name__startswith="poll-").exclude(name__in=wanted).delete()
+    )
+    wanted = set()
+    with transaction.atomic():
+        schedules.lock()  # in turn with a start registering everything
+        for connection in polling:
+            name = f"poll-{connection.slug}"
+            wanted.add(name)
+            defaults = {
+                "func": "connectors.polling.poll_connection",
+                "args": str(connection.pk),
+                "schedule_type": Schedule.MINUTES,
+                "minutes": connection.poll_minutes,
+            }
+            Schedule.objects.update_or_create(name=name, defaults=defaults)
+        Schedule.objects.filter(name__startswith="poll-").exclude(name__in=wanted).delete()
+    return sorted(wanted)

@@ -1,5 +1,12 @@
-"""Recurring tasks, registered by name with update_or_create (safe to repeat)."""
+"""Recurring tasks, registered by name with update_or_create (safe to repeat).
 
+``register_all`` is the one entry point: every start of the hub calls it (the
+``migrate`` that ``make run`` and a deploy begin with, ``run_hub`` before it
+starts the cluster, and each ``qcluster`` worker as it spawns), because
+post_migrate alone never reaches an app without models such as ``connectors``.
+"""
+
+from django.db import connection, transaction
 from django_q.models import Schedule
 
 SCHEDULES = [
@@ -16,8 +23,36 @@ SCHEDULES = [
     },
 ]
 
+# Any fixed number: processes registering at once (two cluster workers spawning
+# together) take turns, so a name never gets two rows (Schedule.name is not unique).
+_LOCK = 0x5C4ED01E
+
+
+def lock() -> None:
+    """Hold the registration lock until the current transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
+
 
 def register(schedules: list[dict] = SCHEDULES) -> None:
-    for schedule in schedules:
-        values = {key: value for key, value in schedule.items() if key != "name"}
-        Schedule.objects.update_or_create(name=schedule["name"], defaults=values)
+    with transaction.atomic():
+        lock()
+        for schedule in schedules:
+            values = {key: value for key, value in schedule.items() if key != "name"}
+            # A row duplicated before this lock existed would make update_or_create fail.
+            rows = Schedule.objects.filter(name=schedule["name"]).order_by("id")
+            extra = list(rows.values_list("id", flat=True)[1:])
+            Schedule.objects.filter(id__in=extra).delete()
+            Schedule.objects.update_or_create(name=schedule["name"], defaults=values)
+
+
+def register_all(**kwargs) -> list[str]:
+    """Every schedule of every app, and a poll per polling connection; their names."""
+    from connectors import schedules as connector_schedules
+
+    with transaction.atomic():
+        lock()
+        register(SCHEDULES)
+        register(connector_schedules.SCHEDULES)
+        polls = connector_schedules.sync_polls()
+    return [s["name"] for s in (*SCHEDULES, *connector_schedules.SCHEDULES)] + polls

@@ -15,6 +15,7 @@ from config.env import (
     load_or_create_secret,
     parse_bool,
     parse_decimal,
+    parse_float,
     parse_int,
     parse_list,
     parse_url,
@@ -44,6 +45,18 @@ def test_int():
         parse_int("N", "1.5", 5)
     with pytest.raises(ConfigError, match="N must be at least 1"):
         parse_int("N", "0", 5, minimum=1)
+
+
+def test_float():
+    assert parse_float("T", None, 10.0) == 10.0
+    assert parse_float("T", " ", 10.0) == 10.0
+    assert parse_float("T", "2.5", 10.0) == 2.5
+    assert Env({"T": "3"}).float("T", 1.0) == 3.0
+    for bad in ("soon", "nan", "inf"):
+        with pytest.raises(ConfigError, match="T must be a"):
+            parse_float("T", bad, 1.0)
+    with pytest.raises(ConfigError, match=r"T must be at least 0\.1"):
+        parse_float("T", "0", 1.0, minimum=0.1)
 
 
 def test_decimal_is_exact():
