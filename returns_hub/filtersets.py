@@ -1,6 +1,16 @@
-"""Filters for lists in the API and on screens. Each filtered column is indexed."""
+"""Filters for lists in the API and on screens. Each filtered column is indexed.
+
+A value a filter cannot use (not a number, a number beyond its column, a NUL,
+a word that is not a boolean) makes the form invalid: 400 with the field named,
+never a 500 and never a filter silently dropped.
+"""
 
 import django_filters as filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from returns_hub import platforms
 from returns_hub.choices import (
@@ -31,9 +41,86 @@ from returns_hub.models import (
 )
 from returns_hub.models.mappings import normalise_email
 
+# PostgreSQL's integer columns: what a filter on one may be compared with.
+INTEGER_RANGES = {  # most specific class first: isinstance() picks the first match
+    models.PositiveSmallIntegerField: (0, 2**15 - 1),
+    models.SmallIntegerField: (-(2**15), 2**15 - 1),
+    models.PositiveBigIntegerField: (0, 2**63 - 1),
+    models.BigAutoField: (1, 2**63 - 1),
+    models.BigIntegerField: (-(2**63), 2**63 - 1),
+    models.PositiveIntegerField: (0, 2**31 - 1),
+    models.AutoField: (1, 2**31 - 1),
+    models.IntegerField: (-(2**31), 2**31 - 1),
+}
 
-class ReturnFilterSet(filters.FilterSet):
-    platform = filters.ChoiceFilter(field_name="connection__platform", choices=platforms.choices)
+
+class _PlatformChoices:
+    """The platforms' choices, read when a form or the schema is built (connectors register
+    their platforms when Django starts, after this module is imported)."""
+
+    def __iter__(self):
+        return iter(platforms.choices())
+
+
+PLATFORMS = _PlatformChoices()
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IntegerFilter(filters.NumberFilter):
+    """A whole number within its column's range (django-filter's NumberFilter takes any
+    decimal up to 1e50)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, min_value=-(2**63), max_value=2**63 - 1, **kwargs):
+        super().__init__(*args, min_value=min_value, max_value=max_value, **kwargs)
+
+    def get_max_validator(self):
+        return None  # the bounds are the form field's own
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """``true``/``false`` (or ``1``/``0``); anything else is an error, not "no filter"."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise ValidationError("Enter true or false.", code="invalid")
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+def _integer_filter(field) -> dict:
+    for model_field, (low, high) in INTEGER_RANGES.items():
+        if isinstance(field, model_field):
+            return {"min_value": low, "max_value": high}
+    return {}
+
+
+class HubFilterSet(filters.FilterSet):
+    """Integer columns get integer filters bounded by the column; booleans are strict."""
+
+    FILTER_DEFAULTS = {
+        **filters.FilterSet.FILTER_DEFAULTS,
+        **{
+            model_field: {"filter_class": IntegerFilter, "extra": _integer_filter}
+            for model_field in INTEGER_RANGES
+        },
+        models.BooleanField: {"filter_class": StrictBooleanFilter},
+    }
+
+
+class ReturnFilterSet(HubFilterSet):
+    platform = filters.ChoiceFilter(field_name="connection__platform", choices=PLATFORMS)
     connection = filters.CharFilter(field_name="connection__slug")
     external_id = filters.CharFilter()
     associated_ref = filters.CharFilter()
@@ -55,18 +142,18 @@ class ReturnFilterSet(filters.FilterSet):
         return queryset.filter(customer_email=normalise_email(value))
 
 
-class ExceptionFilterSet(filters.FilterSet):
+class ExceptionFilterSet(HubFilterSet):
     kind = filters.MultipleChoiceFilter(choices=ExceptionKind.choices)
     status = filters.MultipleChoiceFilter(choices=ExceptionStatus.choices)
     owner = filters.MultipleChoiceFilter(choices=Team.choices)
-    return_id = filters.NumberFilter(field_name="return_ref_id")
+    return_id = IntegerFilter(field_name="return_ref_id", min_value=1)
 
     class Meta:
         model = ExceptionCase
         fields = []
 
 
-class PostingFilterSet(filters.FilterSet):
+class PostingFilterSet(HubFilterSet):
     state = filters.MultipleChoiceFilter(choices=PostingState.choices)
     kind = filters.ChoiceFilter(choices=PostingKind.choices)
     associated_ref = filters.CharFilter()
@@ -77,31 +164,31 @@ class PostingFilterSet(filters.FilterSet):
         fields = []
 
 
-class SkuMappingFilterSet(filters.FilterSet):
-    platform = filters.ChoiceFilter(choices=platforms.choices)
+class SkuMappingFilterSet(HubFilterSet):
+    platform = filters.ChoiceFilter(choices=PLATFORMS)
 
     class Meta:
         model = SkuMapping
         fields = ["platform", "platform_sku", "stock_code"]
 
 
-class ReasonMappingFilterSet(filters.FilterSet):
-    platform = filters.ChoiceFilter(choices=platforms.choices)
+class ReasonMappingFilterSet(HubFilterSet):
+    platform = filters.ChoiceFilter(choices=PLATFORMS)
 
     class Meta:
         model = ReasonMapping
         fields = ["platform", "reason", "khaos_return_reason"]
 
 
-class DispositionMappingFilterSet(filters.FilterSet):
-    platform = filters.ChoiceFilter(choices=platforms.choices)
+class DispositionMappingFilterSet(HubFilterSet):
+    platform = filters.ChoiceFilter(choices=PLATFORMS)
 
     class Meta:
         model = DispositionMapping
         fields = ["platform", "disposition", "stock_action", "khaos_return_reason", "site_id"]
 
 
-class CustomerMappingFilterSet(filters.FilterSet):
+class CustomerMappingFilterSet(HubFilterSet):
     email = filters.CharFilter(method="filter_email")
 
     class Meta:
@@ -112,13 +199,13 @@ class CustomerMappingFilterSet(filters.FilterSet):
         return queryset.filter(email=normalise_email(value))
 
 
-class KhaosReturnReasonFilterSet(filters.FilterSet):
+class KhaosReturnReasonFilterSet(HubFilterSet):
     class Meta:
         model = KhaosReturnReason
         fields = ["processing_type"]
 
 
-class KhaosProductFilterSet(filters.FilterSet):
+class KhaosProductFilterSet(HubFilterSet):
     barcode = filters.CharFilter(field_name="barcodes__barcode")
 
     class Meta:
@@ -126,7 +213,7 @@ class KhaosProductFilterSet(filters.FilterSet):
         fields = ["stock_id", "stock_code", "deleted", "discontinued", "publish_on_web"]
 
 
-class StockLevelFilterSet(filters.FilterSet):
+class StockLevelFilterSet(HubFilterSet):
     stock_code = filters.CharFilter(field_name="product__stock_code")
 
     class Meta:
@@ -134,7 +221,7 @@ class StockLevelFilterSet(filters.FilterSet):
         fields = ["site_id"]
 
 
-class InboxDeliveryFilterSet(filters.FilterSet):
+class InboxDeliveryFilterSet(HubFilterSet):
     status = filters.MultipleChoiceFilter(choices=InboxStatus.choices)
     connection = filters.CharFilter(field_name="connection__slug")
 
@@ -143,7 +230,7 @@ class InboxDeliveryFilterSet(filters.FilterSet):
         fields = ["topic"]
 
 
-class KhaosUploadFilterSet(filters.FilterSet):
+class KhaosUploadFilterSet(HubFilterSet):
     channel = filters.CharFilter(field_name="channel__slug")
 
     class Meta:
@@ -151,15 +238,15 @@ class KhaosUploadFilterSet(filters.FilterSet):
         fields = ["endpoint", "status"]
 
 
-class PlatformConnectionFilterSet(filters.FilterSet):
-    platform = filters.ChoiceFilter(choices=platforms.choices)
+class PlatformConnectionFilterSet(HubFilterSet):
+    platform = filters.ChoiceFilter(choices=PLATFORMS)
 
     class Meta:
         model = PlatformConnection
         fields = ["platform", "enabled"]
 
 
-class KhaosChannelFilterSet(filters.FilterSet):
+class KhaosChannelFilterSet(HubFilterSet):
     class Meta:
         model = KhaosChannel
         fields = ["slug"]

@@ -1,10 +1,9 @@
-import copy
 import json
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
-from rest_framework.settings import api_settings
+from rest_framework.validators import UniqueValidator
 
+from returns_hub.api.rows import MAX_INTEGER, ModelCleanMixin, TableRowSerializer
 from returns_hub.fixes import fix_link
 from returns_hub.models import (
     CustomerMapping,
@@ -51,7 +50,7 @@ class ExchangeRequestSerializer(serializers.ModelSerializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
-    actor = serializers.StringRelatedField()
+    actor = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = TimelineEntry
@@ -59,7 +58,9 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 
 
 class PostingSerializer(serializers.ModelSerializer):
-    channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    channel = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="Empty while held."
+    )
     payload = serializers.SerializerMethodField(
         help_text="The Khaos document; amounts are decimal strings, exact to the penny."
     )
@@ -79,10 +80,10 @@ class PostingSerializer(serializers.ModelSerializer):
 
 
 class ExceptionSerializer(serializers.ModelSerializer):
-    return_id = serializers.IntegerField(source="return_ref_id", read_only=True)
-    unit_id = serializers.IntegerField(read_only=True)
-    assignee = serializers.StringRelatedField()
-    resolved_by = serializers.StringRelatedField()
+    return_id = serializers.IntegerField(source="return_ref_id", read_only=True, allow_null=True)
+    unit_id = serializers.IntegerField(read_only=True, allow_null=True)
+    assignee = serializers.StringRelatedField(allow_null=True)
+    resolved_by = serializers.StringRelatedField(allow_null=True)
     fix_url = serializers.SerializerMethodField(
         help_text="The admin form that fixes this case, pre-filled; null when no mapping row does."
     )
@@ -141,52 +142,50 @@ class ReturnDetailSerializer(ReturnListSerializer):
 # --- Mapping tables: field names are the CSV columns ---------------------------
 
 
-class ModelCleanMixin:
-    """Runs the model's ``clean()``, so the API refuses what the admin and imports refuse."""
-
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        # A throwaway copy: the instance itself is only changed by a valid save.
-        candidate = copy.copy(self.instance) if self.instance else self.Meta.model()
-        for name, value in attrs.items():
-            setattr(candidate, name, value)
-        try:
-            candidate.clean()
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(
-                {api_settings.NON_FIELD_ERRORS_KEY: error.messages}
-            ) from error
-        return attrs
+def _khaos_reason_field() -> serializers.PrimaryKeyRelatedField:
+    # Through an integer field first: 1.5, true or 10**20 are refused as such.
+    return serializers.PrimaryKeyRelatedField(
+        source="khaos_return_reason",
+        queryset=KhaosReturnReason.objects.all(),
+        pk_field=serializers.IntegerField(min_value=0, max_value=MAX_INTEGER),
+        help_text="The Khaos return reason's id.",
+    )
 
 
-class KhaosReturnReasonSerializer(ModelCleanMixin, serializers.ModelSerializer):
-    id = serializers.IntegerField(min_value=1)
+class KhaosReturnReasonSerializer(ModelCleanMixin, TableRowSerializer):
+    id = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_INTEGER,
+        help_text="The reason's ID in Khaos. A PUT or PATCH may repeat it, never change it.",
+        validators=[
+            UniqueValidator(
+                queryset=KhaosReturnReason.objects.all(),
+                message="A Khaos return reason with this id already exists.",
+            )
+        ],
+    )
 
     class Meta:
         model = KhaosReturnReason
         fields = ["id", "name", "processing_type"]
 
 
-class SkuMappingSerializer(serializers.ModelSerializer):
+class SkuMappingSerializer(TableRowSerializer):
     class Meta:
         model = SkuMapping
         fields = ["id", "platform", "platform_sku", "stock_code"]
 
 
-class ReasonMappingSerializer(serializers.ModelSerializer):
-    khaos_return_reason_id = serializers.PrimaryKeyRelatedField(
-        source="khaos_return_reason", queryset=KhaosReturnReason.objects.all()
-    )
+class ReasonMappingSerializer(TableRowSerializer):
+    khaos_return_reason_id = _khaos_reason_field()
 
     class Meta:
         model = ReasonMapping
         fields = ["id", "platform", "reason", "khaos_return_reason_id"]
 
 
-class DispositionMappingSerializer(ModelCleanMixin, serializers.ModelSerializer):
-    khaos_return_reason_id = serializers.PrimaryKeyRelatedField(
-        source="khaos_return_reason", queryset=KhaosReturnReason.objects.all()
-    )
+class DispositionMappingSerializer(ModelCleanMixin, TableRowSerializer):
+    khaos_return_reason_id = _khaos_reason_field()
 
     class Meta:
         model = DispositionMapping
@@ -200,7 +199,7 @@ class DispositionMappingSerializer(ModelCleanMixin, serializers.ModelSerializer)
         ]
 
 
-class CustomerMappingSerializer(serializers.ModelSerializer):
+class CustomerMappingSerializer(TableRowSerializer):
     class Meta:
         model = CustomerMapping
         fields = ["id", "email", "urn"]
@@ -298,9 +297,12 @@ class KhaosUploadSerializer(KhaosUploadListSerializer):
 
 
 class PlatformConnectionSerializer(serializers.ModelSerializer):
+    base_url = serializers.URLField(
+        read_only=True, allow_blank=True, help_text="Empty: the platform's public API."
+    )
     webhook_secret = serializers.CharField(source="webhook_secret_masked", read_only=True)
     api_key = serializers.CharField(source="api_key_masked", read_only=True)
-    khaos_channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    khaos_channel = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = PlatformConnection

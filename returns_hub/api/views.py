@@ -1,9 +1,10 @@
+from django.db import transaction
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from returns_hub import filtersets
@@ -30,10 +31,31 @@ from returns_hub.models import (
 from returns_hub.services import actions
 
 CONFLICT = OpenApiResponse(s.ActionErrorSerializer, description="Not possible in this state.")
+# The URL takes any segment (a non-number is a JSON 404, not the router's HTML one);
+# the schema says what a unit id is.
+UNIT_ID = OpenApiParameter("unit_id", int, OpenApiParameter.PATH, description="The unit's id.")
 
 
 def _conflict(error: actions.ActionError) -> Response:
     return Response({"error": str(error)}, status=status.HTTP_409_CONFLICT)
+
+
+class TableViewSet(viewsets.ModelViewSet):
+    """A table people edit. Each write is its own transaction (a savepoint inside a
+    request's), so a write the database refuses leaves nothing behind and answers
+    4xx (``returns_hub.api.exceptions``). The URL decides the row (the serializers)."""
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            serializer.save()
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            instance.delete()
 
 
 class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
@@ -60,16 +82,22 @@ class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
         return s.ReturnDetailSerializer if self.action == "retrieve" else s.ReturnListSerializer
 
     def _unit(self, pk, unit_id) -> ReturnUnit:
-        return get_object_or_404(ReturnUnit.objects.select_related("return_ref__connection"),
-                                 pk=unit_id, return_ref_id=pk)  # fmt: skip
+        # DRF's get_object_or_404: an id that is not a number is 404, not a 500.
+        units = ReturnUnit.objects.select_related("return_ref__connection")
+        return get_object_or_404(units, pk=unit_id, return_ref_id=pk)
 
     @extend_schema(
         summary="Confirm a unit arrived",
+        parameters=[UNIT_ID],
         request=None,
         responses={200: s.ReturnUnitSerializer, 409: CONFLICT},
     )
-    @action(detail=True, methods=["post"], url_path=r"units/(?P<unit_id>\d+)/receive",
-            permission_classes=[has_perm("returns_hub.receive_unit")])  # fmt: skip
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"units/(?P<unit_id>[^/.]+)/receive",
+        permission_classes=[has_perm("returns_hub.receive_unit")],
+    )
     def receive(self, request, pk=None, unit_id=None):
         unit = self._unit(pk, unit_id)
         try:
@@ -82,18 +110,27 @@ class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
         summary="Grade a unit",
         description="The disposition code maps through the disposition table to a Khaos "
         "return reason and site; an unmapped code is an exception, never sellable.",
+        parameters=[UNIT_ID],
         request=s.GradeSerializer,
         responses={200: s.ReturnUnitSerializer, 409: CONFLICT},
     )
-    @action(detail=True, methods=["post"], url_path=r"units/(?P<unit_id>\d+)/grade",
-            permission_classes=[has_perm("returns_hub.grade_unit")])  # fmt: skip
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"units/(?P<unit_id>[^/.]+)/grade",
+        permission_classes=[has_perm("returns_hub.grade_unit")],
+    )
     def grade(self, request, pk=None, unit_id=None):
         unit = self._unit(pk, unit_id)
         body = s.GradeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            unit = actions.grade_unit(unit, body.validated_data["disposition"], user=request.user,
-                                      condition=body.validated_data["condition"])  # fmt: skip
+            unit = actions.grade_unit(
+                unit,
+                body.validated_data["disposition"],
+                user=request.user,
+                condition=body.validated_data["condition"],
+            )
         except actions.ActionError as error:
             return _conflict(error)
         return Response(s.ReturnUnitSerializer(unit).data)
@@ -104,8 +141,12 @@ class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
         request=s.NoteSerializer,
         responses={200: s.ReturnListSerializer, 409: CONFLICT},
     )
-    @action(detail=True, methods=["post"], url_path="approve-value",
-            permission_classes=[has_perm("returns_hub.approve_value")])  # fmt: skip
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="approve-value",
+        permission_classes=[has_perm("returns_hub.approve_value")],
+    )
     def approve_value(self, request, pk=None):
         ret = get_object_or_404(Return, pk=pk)
         body = s.NoteSerializer(data=request.data)
@@ -151,11 +192,18 @@ class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         request=s.NoteSerializer,
         responses={200: s.ExceptionSerializer, 409: CONFLICT},
     )
-    @action(detail=True, methods=["post"],
-            permission_classes=[has_perm("returns_hub.resolve_exception")])  # fmt: skip
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[has_perm("returns_hub.resolve_exception")],
+    )
     def resolve(self, request, pk=None):
-        return self._act(request, pk, s.NoteSerializer, lambda case, user, data:
-                         actions.resolve_exception(case, user=user, note=data["note"]))  # fmt: skip
+        return self._act(
+            request,
+            pk,
+            s.NoteSerializer,
+            lambda case, user, data: actions.resolve_exception(case, user=user, note=data["note"]),
+        )
 
     @extend_schema(
         summary="Ignore an exception",
@@ -164,11 +212,18 @@ class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         request=s.RequiredNoteSerializer,
         responses={200: s.ExceptionSerializer, 409: CONFLICT},
     )
-    @action(detail=True, methods=["post"],
-            permission_classes=[has_perm("returns_hub.resolve_exception")])  # fmt: skip
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[has_perm("returns_hub.resolve_exception")],
+    )
     def ignore(self, request, pk=None):
-        return self._act(request, pk, s.RequiredNoteSerializer, lambda case, user, data:
-                         actions.ignore_exception(case, user=user, note=data["note"]))  # fmt: skip
+        return self._act(
+            request,
+            pk,
+            s.RequiredNoteSerializer,
+            lambda case, user, data: actions.ignore_exception(case, user=user, note=data["note"]),
+        )
 
     @extend_schema(
         summary="Retry now",
@@ -176,11 +231,18 @@ class ExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         request=None,
         responses={200: s.ExceptionSerializer, 409: CONFLICT},
     )
-    @action(detail=True, methods=["post"],
-            permission_classes=[has_perm("returns_hub.resolve_exception")])  # fmt: skip
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[has_perm("returns_hub.resolve_exception")],
+    )
     def retry(self, request, pk=None):
-        return self._act(request, pk, s.NoteSerializer, lambda case, user, data:
-                         actions.retry_exception(case, user=user))  # fmt: skip
+        return self._act(
+            request,
+            pk,
+            s.NoteSerializer,
+            lambda case, user, data: actions.retry_exception(case, user=user),
+        )
 
 
 class PostingViewSet(viewsets.ReadOnlyModelViewSet):
@@ -191,7 +253,7 @@ class PostingViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = filtersets.PostingFilterSet
 
 
-class SkuMappingViewSet(viewsets.ModelViewSet):
+class SkuMappingViewSet(TableViewSet):
     """Platform SKU → Khaos Stock Code, for SKUs that are not Stock Codes already."""
 
     queryset = SkuMapping.objects.all()
@@ -199,7 +261,7 @@ class SkuMappingViewSet(viewsets.ModelViewSet):
     filterset_class = filtersets.SkuMappingFilterSet
 
 
-class ReasonMappingViewSet(viewsets.ModelViewSet):
+class ReasonMappingViewSet(TableViewSet):
     """Platform return reason → Khaos return reason."""
 
     queryset = ReasonMapping.objects.all()
@@ -207,7 +269,7 @@ class ReasonMappingViewSet(viewsets.ModelViewSet):
     filterset_class = filtersets.ReasonMappingFilterSet
 
 
-class DispositionMappingViewSet(viewsets.ModelViewSet):
+class DispositionMappingViewSet(TableViewSet):
     """Platform grade or non-return outcome → Khaos return reason and site."""
 
     queryset = DispositionMapping.objects.all()
@@ -215,7 +277,7 @@ class DispositionMappingViewSet(viewsets.ModelViewSet):
     filterset_class = filtersets.DispositionMappingFilterSet
 
 
-class CustomerMappingViewSet(viewsets.ModelViewSet):
+class CustomerMappingViewSet(TableViewSet):
     """Customer email (case-insensitive) → Khaos URN."""
 
     queryset = CustomerMapping.objects.all()
@@ -223,7 +285,7 @@ class CustomerMappingViewSet(viewsets.ModelViewSet):
     filterset_class = filtersets.CustomerMappingFilterSet
 
 
-class KhaosReturnReasonViewSet(viewsets.ModelViewSet):
+class KhaosReturnReasonViewSet(TableViewSet):
     """Khaos return reasons and their processing type (return to stock or write off)."""
 
     queryset = KhaosReturnReason.objects.all()

@@ -7,13 +7,14 @@ from simple_history.models import HistoricalRecords
 
 from returns_hub import platforms
 from returns_hub.choices import NON_RETURN_OUTCOMES, ProcessingType, StockAction
+from returns_hub.validators import no_control_characters
 
 
 class KhaosReturnReason(models.Model):
     """A Khaos return reason. Its processing type decides where stock goes."""
 
     id = models.PositiveIntegerField(primary_key=True, help_text="The reason's ID in Khaos.")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[no_control_characters])
     processing_type = models.CharField(max_length=20, choices=ProcessingType.choices)
     history = HistoricalRecords()
 
@@ -44,8 +45,8 @@ class KhaosReturnReason(models.Model):
 
 class SkuMapping(models.Model):
     platform = models.CharField(max_length=32, choices=platforms.choices)
-    platform_sku = models.CharField(max_length=100)
-    stock_code = models.CharField(max_length=50)
+    platform_sku = models.CharField(max_length=100, validators=[no_control_characters])
+    stock_code = models.CharField(max_length=50, validators=[no_control_characters])
     history = HistoricalRecords()
 
     class Meta:
@@ -62,7 +63,7 @@ class SkuMapping(models.Model):
 
 class ReasonMapping(models.Model):
     platform = models.CharField(max_length=32, choices=platforms.choices)
-    reason = models.CharField(max_length=200)
+    reason = models.CharField(max_length=200, validators=[no_control_characters])
     khaos_return_reason = models.ForeignKey(KhaosReturnReason, on_delete=models.PROTECT)
     history = HistoricalRecords()
 
@@ -80,7 +81,7 @@ class DispositionMapping(models.Model):
     """A platform's grade or non-return outcome → Khaos reason and site."""
 
     platform = models.CharField(max_length=32, choices=platforms.choices)
-    disposition = models.CharField(max_length=100)
+    disposition = models.CharField(max_length=100, validators=[no_control_characters])
     stock_action = models.CharField(max_length=20, choices=StockAction.choices)
     khaos_return_reason = models.ForeignKey(KhaosReturnReason, on_delete=models.PROTECT)
     site_id = models.PositiveIntegerField()
@@ -135,7 +136,7 @@ class CustomerMapping(models.Model):
     """A customer's email → their Khaos account (URN). Emails match case-insensitively."""
 
     email = models.EmailField(max_length=254, db_index=True)
-    urn = models.CharField("URN", max_length=20)
+    urn = models.CharField("URN", max_length=20, validators=[no_control_characters])
     history = HistoricalRecords()
 
     class Meta:
