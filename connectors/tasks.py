@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_q.models import Failure, Success
@@ -39,19 +39,20 @@ def process_delivery(delivery_id: int) -> str:
         if not connector.handles(delivery.topic):
             return _finish(delivery, InboxStatus.IGNORED, f"topic {delivery.topic!r} is not used")
         try:
-            events = connector.parse(delivery.topic, json.loads(bytes(delivery.body)))
+            events = list(connector.parse(delivery.topic, json.loads(bytes(delivery.body))))
         except ParseError as exc:
-            exceptions.open_exception(
-                ExceptionKind.INVALID_PAYLOAD,
-                cause_key=f"invalid_payload:delivery:{delivery.pk}",
-                message=f"{connector.spec.label} {delivery.topic or 'delivery'}: {exc}",
-                connection=delivery.connection,
-                delivery=delivery,
-            )
-            return _finish(delivery, InboxStatus.INVALID, str(exc))
+            return _invalid(delivery, connector, str(exc))
+        except Exception as exc:
+            logger.exception("delivery unreadable", extra={"delivery": delivery.pk})
+            return _invalid(delivery, connector, f"unreadable: {type(exc).__name__}: {exc}")
         try:
             with transaction.atomic():
-                ingest.apply_all(delivery.connection, list(events), delivery=delivery)
+                ingest.apply_all(delivery.connection, events, delivery=delivery)
+        except (DataError, ValueError) as exc:
+            # A value the hub cannot hold or use (too long, out of range, NUL): it
+            # would fail the same way on every attempt, so it is the payload's fault.
+            logger.warning("delivery not storable", extra={"delivery": delivery.pk})
+            return _invalid(delivery, connector, f"a value cannot be used: {exc}".strip())
         except Exception as exc:
             logger.exception("delivery failed", extra={"delivery": delivery.pk})
             dead = delivery.attempts >= settings.HUB["INBOX_MAX_ATTEMPTS"]
@@ -60,9 +61,28 @@ def process_delivery(delivery_id: int) -> str:
         return _finish(delivery, InboxStatus.PROCESSED, "")
 
 
+def _invalid(delivery: InboxDelivery, connector, why: str) -> str:
+    """The payload cannot be used: ``invalid_payload`` for the data team, with why."""
+    why = _safe_text(why)
+    exceptions.open_exception(
+        ExceptionKind.INVALID_PAYLOAD,
+        cause_key=f"invalid_payload:delivery:{delivery.pk}",
+        message=f"{connector.spec.label} {_safe_text(delivery.topic) or 'delivery'}: {why}",
+        connection=delivery.connection,
+        delivery=delivery,
+    )
+    return _finish(delivery, InboxStatus.INVALID, why)
+
+
+def _safe_text(text: str, limit: int = 2000) -> str:
+    """Text PostgreSQL can hold: NULs and lone surrogates shown escaped; cut to ``limit``."""
+    text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _finish(delivery: InboxDelivery, status: str, error: str, *, processed: bool = True) -> str:
     delivery.status = status
-    delivery.error = error
+    delivery.error = _safe_text(error)
     if processed:
         delivery.processed_at = timezone.now()
     delivery.save(update_fields=["status", "error", "attempts", "processed_at"])

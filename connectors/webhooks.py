@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -12,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from connectors import registry
+from connectors.base import parsing
 from returns_hub.choices import InboxSource
 from returns_hub.models import PlatformConnection
 from returns_hub.services import inbox
@@ -40,8 +42,10 @@ def _read_body(request: HttpRequest, limit: int) -> bytes | None:
 
 # Connections seen lately, so the hot path skips a query; a change to a
 # connection clears this process's copy at once and others' within CACHE_SECONDS.
+# Only connections that exist are kept: a miss remembered per URL would let
+# anyone grow this dict without end by posting to made-up slugs.
 CACHE_SECONDS = 30.0
-_connections: dict[tuple[str, str], tuple[float, PlatformConnection | None]] = {}
+_connections: dict[tuple[str, str], tuple[float, PlatformConnection]] = {}
 
 
 def _connection(platform: str, slug: str) -> PlatformConnection | None:
@@ -50,7 +54,10 @@ def _connection(platform: str, slug: str) -> PlatformConnection | None:
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
     found = PlatformConnection.objects.filter(platform=platform, slug=slug, enabled=True).first()
-    _connections[key] = (time.monotonic() + CACHE_SECONDS, found)
+    if found is None:
+        _connections.pop(key, None)
+    else:
+        _connections[key] = (time.monotonic() + CACHE_SECONDS, found)
     return found
 
 
@@ -58,9 +65,38 @@ def forget_connections(**kwargs) -> None:
     _connections.clear()
 
 
+def _key(text: str, limit: int) -> str:
+    """A topic or key as stored: one too long or unstorable becomes its digest, so
+    two different deliveries never share a key by truncation."""
+    if len(text) <= limit and parsing.storable(text):
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _parse(body: bytes) -> dict:
+    """The body as a JSON object, or ValueError with a message for the sender."""
+    if not body.strip():
+        raise ValueError("body is empty: a JSON object is expected")
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("body is not valid JSON: it nests too deeply") from None
+    except ValueError as exc:  # Python's "Exceeds the limit (4300 digits) for integer string"
+        raise ValueError(f"body is not valid JSON: {parsing.number_error(exc)}") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"body must be a JSON object, not {type(payload).__name__}")
+    if parsing.depth(payload) > parsing.MAX_DEPTH:
+        raise ValueError(f"body nests deeper than {parsing.MAX_DEPTH} levels")
+    return payload
+
+
 @csrf_exempt
 @require_POST
 def receive(request: HttpRequest, platform: str, slug: str) -> JsonResponse:
+    if not (parsing.storable(platform) and parsing.storable(slug)):
+        return _error(404, "no such connection")
     connection = _connection(platform, slug)
     if connection is None:
         return _error(404, f"no enabled {platform} connection named {slug!r}")
@@ -79,20 +115,22 @@ def receive(request: HttpRequest, platform: str, slug: str) -> JsonResponse:
         return _error(401, f"missing or bad signature in {signature.header}")
 
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _error(400, f"body is not valid JSON: {exc}")
-    if not isinstance(payload, dict):
-        return _error(400, "body must be a JSON object")
-
-    topic = connector.webhooks.topic(payload)
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED_HEADERS}
+        payload = _parse(body)
+        topic = _key(connector.webhooks.topic(payload), 100)
+        dedup_key = _key(connector.webhooks.dedup_key(payload, body), 255)
+    except (ValueError, TypeError, RecursionError) as exc:
+        return _error(400, str(exc))
+    headers = {
+        k: v.replace("\x00", "")
+        for k, v in request.headers.items()
+        if k.lower() not in _DROPPED_HEADERS and parsing.storable(k)
+    }
     # Stored and committed (autocommit), and its processing queued, before the 202.
     delivery_id = inbox.store(
         connection,
         source=InboxSource.WEBHOOK,
         topic=topic,
-        dedup_key=connector.webhooks.dedup_key(payload, body),
+        dedup_key=dedup_key,
         headers=headers,
         body=body,
     )

@@ -4,6 +4,9 @@ Column names are those of the mapping CSVs, so a file exported from one hub
 imports into another, and re-importing the same file changes nothing.
 """
 
+import re
+
+from django.core.exceptions import ValidationError
 from import_export import fields, resources, widgets
 
 from returns_hub.models import (
@@ -23,13 +26,51 @@ def _reason_field() -> fields.Field:
     )
 
 
+# A cell a spreadsheet would read as a formula (CSV/formula injection, OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What an XLSX cell cannot hold at all (openpyxl refuses it).
+UNWRITABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def safe_cell(value):
+    """A cell as exported: text a spreadsheet would run as a formula gets a leading
+    apostrophe, so it shows as the text it is; characters no XLSX cell holds are dropped."""
+    if not isinstance(value, str):
+        return value
+    value = UNWRITABLE.sub("", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def unescape_cell(value):
+    """An imported cell as data: the apostrophe ``safe_cell`` added is taken off, so a
+    file exported by the hub imports unchanged."""
+    if isinstance(value, str) and value[:1] == "'" and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
 class MappingResource(resources.ModelResource):
-    """A mapping table's import: all rows or none."""
+    """A mapping table's import: all rows or none. Its export is safe to open in a
+    spreadsheet: formulas are written as text (and read back as the same data)."""
 
     def import_data(self, dataset, **kwargs):
         # A refused row rolls back the whole file, so a table is never half-imported.
         kwargs.setdefault("rollback_on_validation_errors", True)
         return super().import_data(dataset, **kwargs)
+
+    def before_import_row(self, row, **kwargs):
+        errors = {}
+        for column, value in list(row.items()):
+            value = unescape_cell(value)
+            if isinstance(value, str) and CONTROL.search(value):
+                errors[column] = f"{column} contains a control character: {value[:40]!r}"
+            row[column] = value
+        if errors:
+            raise ValidationError(errors)
+
+    def export_field(self, field, instance, **kwargs):
+        return safe_cell(super().export_field(field, instance, **kwargs))
 
 
 class KhaosReturnReasonResource(MappingResource):
@@ -49,6 +90,7 @@ class SkuMappingResource(MappingResource):
         import_id_fields = ("platform", "platform_sku")
         skip_unchanged = True
         report_skipped = True
+        clean_model_instances = True  # field validators: no control characters
 
 
 class ReasonMappingResource(MappingResource):
@@ -60,6 +102,7 @@ class ReasonMappingResource(MappingResource):
         import_id_fields = ("platform", "reason")
         skip_unchanged = True
         report_skipped = True
+        clean_model_instances = True  # field validators: no control characters
 
 
 class DispositionMappingResource(MappingResource):
@@ -81,8 +124,10 @@ class CustomerMappingResource(MappingResource):
         import_id_fields = ("email",)
         skip_unchanged = True
         report_skipped = True
+        clean_model_instances = True  # field validators: no control characters
 
     def before_import_row(self, row, **kwargs):
+        super().before_import_row(row, **kwargs)
         row["email"] = (row.get("email") or "").strip().lower()
 
 

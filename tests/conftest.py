@@ -105,3 +105,12 @@ def workspace(db):
         result = MAPPING_RESOURCES[table]().import_data(dataset, raise_errors=True)
         assert not result.has_validation_errors()
     return type("Workspace", (), {"channel": channel, "connections": connections})
+
+
+@pytest.fixture(autouse=True)
+def _no_failed_khaos_sign_ins():
+    """Failed Khaos sign-ins are throttled per address (in the cache, which outlives a
+    test): each test starts with none counted against the test client's address."""
+    from connectors.khaos.views import forget_failures
+
+    forget_failures("127.0.0.1")

@@ -81,9 +81,35 @@ if _database_url is None:
     from config.embedded_postgres import database_url as _embedded_url
 
     _database_url = _embedded_url()
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+# A pool per process, so a burst of requests waits for a connection instead of
+# opening one per thread until PostgreSQL refuses ("too many clients"). The
+# pool needs CONN_MAX_AGE 0: a request hands its connection back to the pool.
+# The web server runs HUB_WEB_WORKERS processes of HUB_WEB_THREADS threads; a
+# thread holds one connection at most, so the pool's default ceiling is the
+# thread count. README "Configuration" has the arithmetic against max_connections.
+HUB_WEB = {
+    "WORKERS": env.int("HUB_WEB_WORKERS", 2, minimum=1),
+    "THREADS": env.int("HUB_WEB_THREADS", 4, minimum=1),
+    # A worker is replaced after this many requests (0: never), so what it
+    # gathers over time (heap fragmentation above all) is handed back.
+    "MAX_REQUESTS": env.int("HUB_WEB_MAX_REQUESTS", 1000, minimum=0),
+}
+DB_POOL = {
+    # None kept open when idle: a process opens what its threads use (one for a
+    # single-threaded command), and a connection idle for ten minutes is closed.
+    "min_size": env.int("HUB_DB_POOL_MIN_SIZE", 0, minimum=0),
+    # 0 turns the pool off: a connection per request, closed after it.
+    "max_size": env.int("HUB_DB_POOL_MAX_SIZE", HUB_WEB["THREADS"], minimum=0),
+    # Seconds a request waits for a free connection before it fails.
+    "timeout": env.float("HUB_DB_POOL_TIMEOUT", 10.0, minimum=0.1),
+}
+if DB_POOL["max_size"] and DB_POOL["min_size"] > DB_POOL["max_size"]:
+    raise ConfigError("HUB_DB_POOL_MIN_SIZE must not exceed HUB_DB_POOL_MAX_SIZE")
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ConfigError("DATABASE_URL must point at PostgreSQL")
+if DB_POOL["max_size"]:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = dict(DB_POOL)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth --------------------------------------------------------------------
@@ -139,6 +165,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "returns_hub.api.pagination.KeysetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # A hostile body (nested thousands deep, numbers of thousands of digits) is a clear 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "returns_hub.api.parsers.HubJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # What the database refuses (a row in use, a clash, a value out of range) is a 4xx.
+    "EXCEPTION_HANDLER": "returns_hub.api.exceptions.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Returns hub API",
@@ -150,6 +184,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation declares the errors it can answer (400/401/403/404/409/415).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "returns_hub.api.schema.add_error_responses",
+    ],
     # Several models have a "state"; name each enum after its model's choices.
     "ENUM_NAME_OVERRIDES": {
         "ReturnStateEnum": "returns_hub.choices.ReturnState",
@@ -188,6 +227,22 @@ else:
     Q_CLUSTER["orm"] = "default"
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ConfigError("Q_TIMEOUT must be lower than Q_RETRY")
+
+# --- Cache -------------------------------------------------------------------
+# Counts failed Khaos sign-ins per address and remembers credentials that passed.
+# Per process without Redis; shared by every process when REDIS_URL is set.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "returns-hub",
+    }
+}
+if REDIS_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "returns-hub",
+    }
 
 # --- The hub's own settings --------------------------------------------------
 HUB = {

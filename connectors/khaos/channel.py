@@ -11,10 +11,13 @@ once it is ready.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -31,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 SERVABLE = postings.SERVABLE
 TOKEN = re.compile(r"^hub-(\d+)$")
+MAX_SEQ_DIGITS = 18  # below the largest bigint
+REF_LENGTH = 50  # an AssociatedRef's most characters
+EVENT_KEY_LENGTH = 255
 
 
 @dataclass
@@ -48,15 +54,18 @@ def parse_token(channel: KhaosChannel, kind: str, raw: str | None) -> int:
     value = (raw or "").strip().strip('"')
     match = TOKEN.match(value)
     if match:
-        return int(match.group(1))
+        # Serve numbers are bigints; a longer number is no token the hub gave: unknown.
+        digits = match.group(1)
+        return int(digits) if digits.isascii() and len(digits) <= MAX_SEQ_DIGITS else 0
     if value:
         try:
             since = datetime.fromisoformat(value.replace(" ", "T").replace("Z", "+00:00"))
-        except ValueError:
-            since = None
-        if since is not None:
             if timezone.is_naive(since):
                 since = since.replace(tzinfo=UTC)
+            since.astimezone(UTC)  # a moment the database can compare
+        except (ValueError, OverflowError):
+            since = None
+        if since is not None:
             # Everything first served before that moment, Khaos has.
             served = Posting.objects.filter(
                 channel=channel, kind=kind, first_downloaded_at__lt=since
@@ -66,9 +75,10 @@ def parse_token(channel: KhaosChannel, kind: str, raw: str | None) -> int:
 
 
 def parse_specific_ids(raw: str | None) -> list[str]:
-    """``SpecificIDs: "AREF1,AREF2"``, quoted or not."""
+    """``SpecificIDs: "AREF1,AREF2"``, quoted or not. A part that cannot be an
+    AssociatedRef (too long, or with control characters) names nothing."""
     parts = (part.strip().strip('"').strip() for part in (raw or "").strip().strip('"').split(","))
-    return [part for part in parts if part]
+    return [part for part in parts if part and len(part) <= REF_LENGTH and part.isprintable()]
 
 
 @transaction.atomic
@@ -78,21 +88,27 @@ def serve(channel: KhaosChannel, kind: str, *, token: str | None, specific: str 
     after = parse_token(channel, kind, token)
     if refs:
         served = list(
-            Posting.objects.filter(
-                channel=channel, kind=kind, associated_ref__in=refs, state__in=SERVABLE
-            ).order_by("serve_seq", "id")
+            _servable(channel, kind).filter(associated_ref__in=refs).order_by("serve_seq", "id")
         )
         postings.number(channel, kind, served)
     else:
         served = list(
-            Posting.objects.filter(
-                channel=channel, kind=kind, serve_seq__gt=after, state__in=SERVABLE
-            ).order_by("serve_seq")[: channel.batch_size]
+            _servable(channel, kind)
+            .filter(serve_seq__gt=after)
+            .order_by("serve_seq")[: channel.batch_size]
         )
         served += postings.serve_new(channel, kind, channel.batch_size - len(served))
     postings.mark_served(served)
     last = max([after, *(p.serve_seq for p in served if not refs)], default=after)
     return Page([p.document for p in served], f"hub-{last}")
+
+
+def _servable(channel: KhaosChannel, kind: str):
+    """Documents Khaos may be sent, locked while the page is made: a withdrawal or a
+    cancellation racing the page waits, then finds them served (SERVABLE is re-checked)."""
+    return Posting.objects.select_for_update(of=("self",)).filter(
+        channel=channel, kind=kind, state__in=SERVABLE
+    )
 
 
 DOWNLOADS = {
@@ -133,18 +149,52 @@ def _statuses(document: dict) -> list[dict]:
     return statuses
 
 
-def _shipment_summary(status: dict) -> str:
+def _objects(value: Any, where: str) -> list[dict]:
+    """A list of objects (XML's single child read as an object is one); else BadUpload."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise BadUpload(f"{where} must be a list of objects")
+    return value
+
+
+def _text(obj: dict, where: str, *names: str) -> str:
+    """The first of ``names`` that is set, as text; BadUpload naming it if it is not text."""
+    for name in names:
+        value = obj.get(name)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise BadUpload(f"{where}.{name} must be text, got {type(value).__name__}")
+        text = str(value).strip()
+        if not text.replace("\t", " ").isprintable():
+            raise BadUpload(f"{where}.{name} contains a control character: {text[:40]!r}")
+        return text
+    return ""
+
+
+def _shipment_summary(status: dict, where: str) -> str:
     parts = []
-    for shipment in status.get("Shipments") or []:
-        packages = shipment.get("Packages") or []
+    for n, shipment in enumerate(_objects(status.get("Shipments"), f"{where}.Shipments")):
+        at = f"{where}.Shipments[{n}]"
+        packages = _objects(shipment.get("Packages"), f"{at}.Packages")
         consignments = ", ".join(
-            p.get("ConsignmentRef", "") for p in packages if isinstance(p, dict)
+            _text(p, f"{at}.Packages[{i}]", "ConsignmentRef") for i, p in enumerate(packages)
         )
         parts.append(
-            f"{shipment.get('Code', '?')} {shipment.get('Status', '')}"
+            f"{_text(shipment, at, 'Code') or '?'} {_text(shipment, at, 'Status')}"
             + (f" ({consignments})" if consignments else "")
         )
     return "; ".join(parts)
+
+
+def _event_key(ref: str, state: str, shipments: str) -> str:
+    key = f"khaos:order-status:{ref}:{state}:{shipments}"
+    if len(key) <= EVENT_KEY_LENGTH:
+        return key
+    return f"khaos:order-status:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 @transaction.atomic
@@ -155,11 +205,17 @@ def apply_order_statuses(channel: KhaosChannel, document: dict) -> dict:
     ``Cancelled`` one cancels it and opens ``exchange_cancelled`` for CX.
     """
     applied, unknown = 0, []
-    for index, status in enumerate(_statuses(document)):
-        ref = str(status.get("AssociatedRef") or "").strip()
-        state = str(status.get("Status") or "").strip()
+    numbered = list(enumerate(_statuses(document)))
+    # Returns are locked in one order (by reference), so two uploads never deadlock.
+    numbered.sort(key=lambda item: str(item[1].get("AssociatedRef") or ""))
+    for index, status in numbered:
+        where = f"Statuses[{index}]"
+        ref = _text(status, where, "AssociatedRef")
+        state = _text(status, where, "Status", "OrderStatus")  # the examples, the table
         if not ref or not state:
-            raise BadUpload(f"Statuses[{index}] needs an AssociatedRef and a Status")
+            raise BadUpload(f"{where} needs an AssociatedRef and a Status")
+        shipments = _shipment_summary(status, where)
+        code = _text(status, where, "OrderCode")
         posting = (
             Posting.objects.select_related("return_ref__connection", "exchange")
             .filter(channel=channel, kind=PostingKind.EXCHANGE_ORDER, associated_ref=ref)
@@ -170,11 +226,9 @@ def apply_order_statuses(channel: KhaosChannel, document: dict) -> dict:
             continue
         ret = lock_return(posting.return_ref_id)  # the return's lock before its posting's
         posting.return_ref = ret
-        shipments = _shipment_summary(status)
-        key = f"khaos:order-status:{ref}:{state}:{shipments}"
+        key = _event_key(ref, state, shipments)
         if timeline.seen(ret, key):
             continue
-        code = str(status.get("OrderCode") or "")
         exchanges.order_status(posting, state, code=code)
         if state.lower() == "cancelled":
             postings.cancel(posting, ref=code, by=timeline.KHAOS)

@@ -8,9 +8,11 @@ makes Khaos send again, so every upload is idempotent.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import logging
+import math
+import re
+import time
 
 from django.core.cache import cache
 from django.db import transaction
@@ -23,6 +25,7 @@ from connectors.khaos import channel as rules
 from connectors.khaos import formats, schema
 from returns_hub.choices import KhaosFormat, PostingKind
 from returns_hub.models import KhaosChannel, KhaosUpload
+from returns_hub.models.connections import slug_validator
 from returns_hub.services.products import StockUploadError, apply_stock_status, apply_stock_upload
 
 logger = logging.getLogger(__name__)
@@ -35,30 +38,98 @@ def _unauthorised() -> HttpResponse:
     return response
 
 
-def _authenticate(request: HttpRequest, slug: str) -> KhaosChannel | None:
+# Failed sign-ins are throttled per source address: each costs a slow password
+# hash, so after FAILURE_LIMIT failures in FAILURE_WINDOW seconds the address is
+# answered 429 without hashing until the window ends. Credentials that passed
+# before are recognised without hashing, so a correct caller is never held up.
+FAILURE_LIMIT = 10
+FAILURE_WINDOW = 60
+KNOWN_GOOD_SECONDS = 24 * 60 * 60
+SLUG = re.compile(slug_validator.regex.pattern.strip("^$"))
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def _source(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _failure_keys(source: str) -> tuple[str, str]:
+    digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"khaos-auth-failures:{digest}", f"khaos-auth-window:{digest}"
+
+
+def _retry_after(source: str) -> int | None:
+    """Seconds until ``source`` may try again, or None when it is not throttled."""
+    count_key, window_key = _failure_keys(source)
+    if (cache.get(count_key) or 0) < FAILURE_LIMIT:
+        return None
+    until = cache.get(window_key) or time.time() + FAILURE_WINDOW
+    return max(1, math.ceil(until - time.time()))
+
+
+def _failed(source: str) -> None:
+    count_key, window_key = _failure_keys(source)
+    if cache.add(window_key, time.time() + FAILURE_WINDOW, timeout=FAILURE_WINDOW):
+        cache.set(count_key, 0, timeout=FAILURE_WINDOW)
+    try:
+        cache.incr(count_key)
+    except ValueError:  # the window ended between the two calls
+        cache.set(count_key, 1, timeout=FAILURE_WINDOW)
+
+
+def forget_failures(source: str) -> None:
+    """Clear an address's failed sign-ins (for operators, and for tests)."""
+    cache.delete_many(list(_failure_keys(source)))
+
+
+def _credentials(request: HttpRequest) -> tuple[str, str] | None:
     header = request.headers.get("Authorization", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
     try:
-        username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError; so is non-ASCII
         return None
-    channel = KhaosChannel.objects.filter(slug=slug).first()
+    username, _, password = decoded.partition(":")
+    return username, password
+
+
+def _authenticate(request: HttpRequest, slug: str) -> KhaosChannel | None:
+    """The channel whose credentials the request carries, or None; Throttled when its
+    address has failed too often and its credentials are not ones that passed before."""
+    credentials = _credentials(request)
+    if credentials is None:
+        return None  # no password to check: nothing slow, nothing counted
+    username, password = credentials
+    channel = KhaosChannel.objects.filter(slug=slug).first() if SLUG.fullmatch(slug) else None
+    # The slow password hash is checked once; a digest of credentials that passed
+    # is remembered (it changes with the stored hash) and needs no hashing.
+    seen = None
+    if channel is not None:
+        seen = hashlib.sha256(
+            f"{channel.pk}\0{channel.password_hash}\0{username}\0{password}".encode()
+        ).hexdigest()
+        if cache.get(f"khaos-auth:{seen}"):
+            return channel
+    source = _source(request)
+    retry_after = _retry_after(source)
+    if retry_after is not None:
+        raise Throttled(retry_after)
     if channel is None:
         # Check a password anyway so an unknown slug costs the same time.
         KhaosChannel(password_hash="!").check_credentials(username, password)
+        _failed(source)
         return None
-    # The slow password hash is checked once; a digest of credentials that passed
-    # is remembered for a few minutes (it changes with the stored hash).
-    seen = hashlib.sha256(
-        f"{channel.pk}\0{channel.password_hash}\0{username}\0{password}".encode()
-    ).hexdigest()
-    if cache.get(f"khaos-auth:{seen}"):
-        return channel
     if not channel.check_credentials(username, password):
+        _failed(source)
         return None
-    cache.set(f"khaos-auth:{seen}", True, timeout=300)
+    cache.set(f"khaos-auth:{seen}", True, timeout=KNOWN_GOOD_SECONDS)
     return channel
 
 
@@ -79,7 +150,16 @@ def channel_view(method):
         @csrf_exempt
         @method
         def wrapped(request, slug):
-            channel = _authenticate(request, slug)
+            try:
+                channel = _authenticate(request, slug)
+            except Throttled as throttled:
+                response = HttpResponse(
+                    "Too many failed sign-ins from this address; "
+                    f"try again in {throttled.retry_after} seconds",
+                    status=429,
+                )
+                response["Retry-After"] = str(throttled.retry_after)
+                return response
             if channel is None:
                 return _unauthorised()
             return view(request, channel, _format(request, channel))
@@ -137,9 +217,29 @@ def orders(request, channel, fmt):
     return _download(request, channel, fmt, PostingKind.EXCHANGE_ORDER)
 
 
+# Khaos pushes the whole product master at once: tens of megabytes are stored and
+# answered (Django's DATA_UPLOAD_MAX_MEMORY_SIZE is for forms, not for this).
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+
+
+def _body(request: HttpRequest) -> bytes | None:
+    """The raw body, or None when it is over MAX_UPLOAD_BYTES."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_UPLOAD_BYTES:
+        return None
+    body = request.read(MAX_UPLOAD_BYTES + 1)
+    return None if len(body) > MAX_UPLOAD_BYTES else body
+
+
 def _upload(request, channel, fmt, endpoint, apply) -> HttpResponse:
     """Store the push whole, apply it, and answer as Khaos expects."""
-    body = request.body
+    body = _body(request)
+    if body is None:
+        message = f"a push is at most {MAX_UPLOAD_BYTES} bytes"
+        return JsonResponse({"error": message}, status=413)
 
     def keep(status, **fields):
         KhaosUpload.objects.create(channel=channel, endpoint=endpoint, format=fmt, body=body,

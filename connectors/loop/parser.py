@@ -114,7 +114,7 @@ def parse_return(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
     for index, label in enumerate(p.items(payload, "labels", "return")):
         status = p.text(label, "status", f"labels[{index}]")
         tracking = p.text(label, "tracking_number", f"labels[{index}]") or str(index)
-        members = tuple(str(i) for i in (label.get("line_items") or []) if str(i) in ids)
+        members = tuple(i for i in p.strings(label, "line_items", f"labels[{index}]") if i in ids)
         at = p.timestamp(label, "updated_at", f"labels[{index}]")
         if status in IN_TRANSIT_LABELS | DELIVERED_LABELS:
             events.append(ev.UnitsInTransit(rid, key("label", tracking, "in_transit"), at,

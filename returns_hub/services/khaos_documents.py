@@ -7,6 +7,7 @@ no nulls (a missing value is left out), DateTime without offset, DataItem as
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,9 +34,19 @@ def khaos_datetime(value: datetime) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+# Control characters (tabs and line breaks too) and lone surrogates: no Khaos field holds one.
+CONTROL = re.compile(r" *[\x00-\x1f\x7f-\x9f\ud800-\udfff]+ *")
+
+
+def clean_text(value: object) -> str:
+    """Text from a platform as it may enter a Khaos document: each run of control
+    characters one space, no space at either end; text without any is unchanged."""
+    return CONTROL.sub(" ", str(value or "")).strip()
+
+
 def _clip(value: str, limit: int) -> str:
     # Cut on a character boundary and drop a trailing space; never a null.
-    return (value or "").strip()[:limit].rstrip()
+    return clean_text(value)[:limit].rstrip()
 
 
 def address(ret: Return) -> dict:
@@ -52,7 +63,7 @@ def address(ret: Return) -> dict:
     }
     doc = {key: _clip(value, ADDRESS_LIMITS[key]) for key, value in fields.items()}
     doc = {key: value for key, value in doc.items() if value}
-    doc["Country"] = {"Code": (source.get("country_code") or "GB").upper()[:2]}
+    doc["Country"] = {"Code": (clean_text(source.get("country_code")) or "GB").upper()[:2]}
     return doc
 
 
@@ -89,7 +100,9 @@ def returned_items(lines: list[ReturnLine]) -> list[dict]:
             "ReturnReason": {"ID": str(line.reason_id)},
             "UnitPrice": {"Gross": line.unit_price},
             "ExtendedDescription": [],
-            "SourceReturnReference": {"SourceOrder": {"AssociatedRef": line.source_order}},
+            "SourceReturnReference": {
+                "SourceOrder": {"AssociatedRef": clean_text(line.source_order)}
+            },
         }
         for line, quantity in grouped.items()
     ]
@@ -100,14 +113,14 @@ def customer_return(ret: Return, *, urn: str, lines: list[ReturnLine], process: 
     return {
         "AssociatedRef": ret.associated_ref,
         "CreatedDate": khaos_datetime(created),
-        "URN": urn,
+        "URN": clean_text(urn),
         "InvoiceAddress": address(ret),
         "InvoiceContact": contact(ret),
         "ReturnedItems": returned_items(lines),
         # Exchanges go out as their own zero-value sales orders, never here,
         # so nothing ships twice.
         "ExchangeItems": [],
-        "Notes": f"{ret.connection.spec.label} return {ret.external_id}",
+        "Notes": clean_text(f"{ret.connection.spec.label} return {ret.external_id}"),
         "ProcessReturn": process,
     }
 
@@ -116,7 +129,7 @@ def exchange_order(
     ret: Return, exchange: ExchangeRequest, *, ref: str, urn: str, product: KhaosProduct,
     channel: KhaosChannel,
 ) -> dict:  # fmt: skip
-    customer = {"CreateNew": "Never", "URN": urn, "Currency": {"Code": ret.currency}}
+    customer = {"CreateNew": "Never", "URN": clean_text(urn), "Currency": {"Code": ret.currency}}
     if channel.company_class_id:
         customer["CompanyClass"] = data_item(channel.company_class_id)
     header = {
@@ -144,7 +157,7 @@ def exchange_order(
                 "Quantity": exchange.quantity,
                 "UnitPrice": {"Gross": Decimal("0")},
                 "ExtendedDescription": [],
-                "ImportRef": exchange.external_id,
+                "ImportRef": clean_text(exchange.external_id),
             }
         ],
         "Payments": [],
