@@ -380,7 +380,8 @@ def _exchanges(ret: Return, channel, found: Diagnosis, by: By) -> None:
 def _wind_down(ret: Return, by: By) -> None:
     """Cancelled or expired: nothing posts, unserved postings are withdrawn, causes closed."""
     reason = f"the return is {ret.state}"
-    for posting in ret.postings.filter(state__in=postings.WITHDRAWABLE):
+    # Served ones too: Khaos has them, and the timeline says so once.
+    for posting in ret.postings.filter(state__in=(*postings.WITHDRAWABLE, PostingState.DOWNLOADED)):
         if postings.withdraw(posting, reason=reason, by=by) and posting.exchange_id:
             ret.exchanges.filter(pk=posting.exchange_id).update(state=ExchangeState.CLOSED)
     for exchange in exchanges.waiting(ret):

@@ -13,8 +13,11 @@ from returns_hub.models import PlatformConnection, Return
 
 
 def _locked():
+    # FOR NO KEY UPDATE: it excludes every other writer of the return, but not the
+    # key-share locks PostgreSQL takes to check a foreign key to it, so a Khaos page
+    # whose commit checks its postings' returns never waits on a return being worked.
     return Return.objects.select_related("connection__khaos_channel").select_for_update(
-        of=("self",)
+        of=("self",), no_key=True
     )
 
 

@@ -163,13 +163,15 @@ def withdraw(posting: Posting, *, reason: str, by: By) -> bool:
             move_return(ret, "money_state", back, cause=by.cause, actor=by.actor)
         return True
     posting.refresh_from_db(fields=["state", "first_downloaded_at"])
-    if posting.state != S.WITHDRAWN:
+    key = f"posting_not_withdrawn:{posting.pk}"  # said once, however often it is asked
+    if posting.state != S.WITHDRAWN and not timeline.seen(ret, key):
         timeline.record(
             ret,
             "posting_not_withdrawn",
             f"Posting {posting.associated_ref} could not be withdrawn ({reason}): "
             f"Khaos already has it ({posting.state})",
             by=by,
+            event_key=key,
         )
     return False
 
