@@ -1,9 +1,11 @@
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection as db_connection
 from rest_framework.test import APIClient
 
 from connectors import registry
@@ -19,6 +21,19 @@ def fixture_bytes(relative: str) -> bytes:
 
 def fixture_json(relative: str):
     return json.loads(fixture_bytes(relative))
+
+
+@contextmanager
+def sql_log():
+    """Every statement sent (the test client's requests reset Django's own query log)."""
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with db_connection.execute_wrapper(record):
+        yield seen
 
 
 def database_url() -> str:

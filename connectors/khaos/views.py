@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from connectors.base.http import read_body
 from connectors.khaos import channel as rules
 from connectors.khaos import formats, schema
 from returns_hub.choices import KhaosFormat, PostingKind
@@ -222,21 +223,9 @@ def orders(request, channel, fmt):
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 
 
-def _body(request: HttpRequest) -> bytes | None:
-    """The raw body, or None when it is over MAX_UPLOAD_BYTES."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_UPLOAD_BYTES:
-        return None
-    body = request.read(MAX_UPLOAD_BYTES + 1)
-    return None if len(body) > MAX_UPLOAD_BYTES else body
-
-
 def _upload(request, channel, fmt, endpoint, apply) -> HttpResponse:
     """Store the push whole, apply it, and answer as Khaos expects."""
-    body = _body(request)
+    body = read_body(request, MAX_UPLOAD_BYTES)
     if body is None:
         message = f"a push is at most {MAX_UPLOAD_BYTES} bytes"
         return JsonResponse({"error": message}, status=413)

@@ -1,32 +1,16 @@
 """One writer of the inbox and one enqueue: webhooks and polls store through
 ``returns_hub.services.inbox``, which queues processing after commit, once."""
 
-from contextlib import contextmanager
-
 import pytest
-from django.db import connection as db_connection
 
 from connectors import polling
 from returns_hub.choices import InboxSource, InboxStatus
 from returns_hub.models import InboxDelivery
 from returns_hub.services import inbox
-from tests.conftest import fixture_bytes
+from tests.conftest import fixture_bytes, sql_log
 
 pytestmark = pytest.mark.django_db
 CREATED = "loop/01_return_created_5001.json"
-
-
-@contextmanager
-def sql_log():
-    """Every statement sent (the test client's requests reset Django's own query log)."""
-    seen = []
-
-    def record(execute, sql, params, many, context):
-        seen.append(sql)
-        return execute(sql, params, many, context)
-
-    with db_connection.execute_wrapper(record):
-        yield seen
 
 
 @pytest.fixture

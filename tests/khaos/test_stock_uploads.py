@@ -2,17 +2,15 @@
 JSON or XML): a push that says nothing new writes nothing and re-evaluates nothing."""
 
 import base64
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from django.db import connection as db_connection
 
 from connectors.khaos import formats
 from returns_hub import documents
 from returns_hub.models import KhaosProduct, ProductBarcode, StockCodeHistory, StockLevel
 from tests import factories
-from tests.conftest import fixture_json
+from tests.conftest import fixture_json, sql_log
 
 pytestmark = pytest.mark.django_db
 TABLES = (
@@ -22,19 +20,6 @@ TABLES = (
     "returns_hub_stocklevel",
 )
 ROOTS = {"stock": "StockItems", "stock-status": "StockStatuses"}
-
-
-@contextmanager
-def sql_log():
-    """Every statement sent (the test client's requests reset Django's own query log)."""
-    seen = []
-
-    def record(execute, sql, params, many, context):
-        seen.append(sql)
-        return execute(sql, params, many, context)
-
-    with db_connection.execute_wrapper(record):
-        yield seen
 
 
 @pytest.fixture

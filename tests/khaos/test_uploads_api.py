@@ -1,27 +1,12 @@
 """The API's list of Khaos pushes carries no bodies and never reads them; the detail does."""
 
-from contextlib import contextmanager
-
 import pytest
-from django.db import connection as db_connection
 
 from returns_hub.models import KhaosUpload
 from tests import factories
+from tests.conftest import sql_log
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def sql_log():
-    """Every statement sent (the test client's requests reset Django's own query log)."""
-    seen = []
-
-    def record(execute, sql, params, many, context):
-        seen.append(sql)
-        return execute(sql, params, many, context)
-
-    with db_connection.execute_wrapper(record):
-        yield seen
 
 
 def test_upload_lists_carry_no_body_and_never_read_it(api_client_for):
