@@ -23,7 +23,8 @@ CLEARS: dict[type, list[str]] = {
     models.KhaosProduct: SKU,
     models.ProductBarcode: SKU,
     models.StockCodeHistory: SKU,
-    models.StockLevel: [K.EXCHANGE_UNAVAILABLE],
+    # Stock decides whether an exchange can be placed, so it moves every case on one.
+    models.StockLevel: [K.EXCHANGE_UNAVAILABLE, K.UNKNOWN_CUSTOMER, K.CHANNEL_INCOMPLETE],
     models.ReasonMapping: [K.UNMAPPED_REASON],
     models.DispositionMapping: [K.UNMAPPED_DISPOSITION],
     models.KhaosReturnReason: [K.UNMAPPED_REASON, K.UNMAPPED_DISPOSITION],

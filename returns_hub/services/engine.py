@@ -102,7 +102,10 @@ def evaluate(ret: Return, *, by: By = timeline.TASK, now: datetime | None = None
     if found.due and posting is None:
         posting = postings.hold_return(ret, channel, by)
     if posting is not None and posting.state == PostingState.HELD:
-        _hold_or_post(ret, live, posting, channel, found, by)
+        if found.due:
+            _hold_or_post(ret, live, posting, channel, found, by)
+        else:  # a unit appeared that still needs its grade: not due, nothing to hold
+            postings.unmake(posting, why="the return is not due any more", by=by)
     _exchanges(ret, channel, found, by)
 
 

@@ -67,6 +67,9 @@ def _apply_all(connection, events, delivery) -> list[Return]:
         if ret is None:
             ret = touched[event.external_id] = locked[event.external_id]
             applied[ret.pk] = timeline.event_keys(ret)
+            # Nothing applied yet: new, whoever inserted it (a racing delivery may have,
+            # and waited for us on its lock), so there is nothing of it to look up.
+            ret.is_new = not applied[ret.pk]
         if event.event_key in applied[ret.pk]:
             continue  # the same event again (a redelivery, or a poll after a webhook)
         applied[ret.pk].add(event.event_key)
@@ -108,7 +111,7 @@ def _locked_return(connection: PlatformConnection, event: ev.ReturnEvent) -> Ret
         "associated_ref": associated_ref(connection, event.external_id),
         "currency": getattr(event, "currency", "GBP"),
     }
-    ret, ret.is_new = lock_or_create_return(connection, event.external_id, defaults)
+    ret, _ = lock_or_create_return(connection, event.external_id, defaults)
     return ret
 
 

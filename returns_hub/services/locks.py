@@ -33,7 +33,10 @@ def lock_return_if_exists(pk: int) -> Return | None:
 def lock_or_create_return(
     connection: PlatformConnection, external_id: str, defaults: dict
 ) -> tuple[Return, bool]:
-    """The platform's return under its row lock, inserted first if it is new. (return, new)
+    """The platform's return under its row lock, inserted first if it was not there.
+
+    (return, looked new): a racing delivery may have inserted it first, so "new"
+    is only a hint; whether anything was applied to it yet is the caller's to ask.
 
     A concurrent delivery of the same new return inserts nothing twice: the
     insert ignores the conflict and both then wait on the one row's lock.
@@ -45,5 +48,4 @@ def lock_or_create_return(
         [Return(connection=connection, external_id=external_id, **defaults)],
         ignore_conflicts=True,
     )
-    ret = _locked().get(connection=connection, external_id=external_id)
-    return ret, not ret.order_ref and not ret.platform_created_at  # nothing applied to it yet
+    return _locked().get(connection=connection, external_id=external_id), True

@@ -1,6 +1,6 @@
 """A posting's life, written here and nowhere else.
 
-    held ──► ready ──► downloaded ──► confirmed
+    (made) ─► held ──► ready ──► downloaded ──► confirmed
       │        │            │              │
       └────────┴──► withdrawn (never served)    cancelled (an exchange order Khaos cancelled)
 
@@ -143,6 +143,24 @@ def create_ready(made: list[Posting], *, now) -> None:
     Posting.objects.bulk_create(made)
 
 
+def unmake(posting: Posting, *, why: str, by: By) -> bool:
+    """A held document whose return is no longer due (a new unit to grade) is put back.
+
+    It was never served and has no text yet, so nothing is lost: it is made again,
+    under the same reference, once the return is due. A posting Khaos may have
+    seen is never unmade.
+    """
+    done, _ = Posting.objects.filter(pk=posting.pk, state=S.HELD, document="").delete()
+    if done:
+        timeline.record(
+            posting.return_ref,
+            "posting_unmade",
+            f"Posting {posting.associated_ref} put back: {why}",
+            by=by,
+        )
+    return bool(done)
+
+
 def withdraw(posting: Posting, *, reason: str, by: By) -> bool:
     """Held or ready, never served → withdrawn. False when Khaos already has it."""
     now = timezone.now()
@@ -157,6 +175,7 @@ def withdraw(posting: Posting, *, reason: str, by: By) -> bool:
         timeline.record(
             ret, "posting_withdrawn", f"Posting {posting.associated_ref} withdrawn: {reason}", by=by
         )
+        exceptions.close_cause(unconfirmed_cause(posting), "Closed: the posting was withdrawn.")
         if posting.kind == PostingKind.RETURN and ret.money_state == MoneyState.POSTED:
             paid = ret.refunded_at is not None or ret.store_credit_amount > 0
             back = MoneyState.REFUNDED if paid else MoneyState.NONE
