@@ -2,7 +2,7 @@
 
 import codecs
 import json
-import math
+from decimal import Decimal
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
@@ -11,6 +11,7 @@ from rest_framework.parsers import JSONParser
 # No field of the API holds an integer longer than this (Khaos ids are 32-bit, amounts are
 # decimals); a longer one is refused before Python spends time converting it.
 MAX_INTEGER_DIGITS = 30
+MAX_NUMBER_CHARACTERS = 100
 
 
 def _parse_int(text: str) -> int:
@@ -22,11 +23,13 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        shown = text if len(text) <= 40 else f"{text[:40]}…"
-        raise ValueError(f"the number {shown} is out of range")
+def _parse_decimal(text: str) -> Decimal:
+    """A JSON number with a fraction, read from its text: money is never a binary float."""
+    if len(text) > MAX_NUMBER_CHARACTERS:
+        raise ValueError(f"the number {text[:40]}… is out of range")
+    value = Decimal(text)
+    if abs(value.adjusted()) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"the number {text} is out of range")
     return value
 
 
@@ -50,7 +53,7 @@ class HubJSONParser(JSONParser):
             return json.loads(
                 text,
                 parse_int=_parse_int,
-                parse_float=_parse_float,
+                parse_float=_parse_decimal,
                 parse_constant=_refuse_constant,
             )
         except RecursionError as error:

@@ -32,10 +32,15 @@ pytestmark = pytest.mark.django_db
 
 def items(posting):
     return [
-        (i["SKU"], i["Quantity"], i["ReturnReason"]["ID"], i["UnitPrice"]["Gross"],
-         i["SourceReturnReference"]["SourceOrder"]["AssociatedRef"])
+        (
+            i["SKU"],
+            i["Quantity"],
+            i["ReturnReason"]["ID"],
+            i["UnitPrice"]["Gross"],
+            i["SourceReturnReference"]["SourceOrder"]["AssociatedRef"],
+        )
         for i in posting.payload["ReturnedItems"]
-    ]  # fmt: skip
+    ]
 
 
 def open_kinds(ret):
@@ -47,11 +52,14 @@ def open_kinds(ret):
 
 def test_exchange_in_stock_is_ordered_and_the_return_posts_without_it(workspace):
     swap = workspace.connections["swap"]
-    dress = unit("sl_1", "HF-DRS-WRP-SAG-10", "74.17", "14.83", reason="Too small",
-                 outcome="exchange")  # fmt: skip
+    dress = unit(
+        "sl_1", "HF-DRS-WRP-SAG-10", "74.17", "14.83", reason="Too small", outcome="exchange"
+    )
     wanted = [exchange("sl_1", "HF-DRS-WRP-SAG-12", "89.00")]
-    ret = apply(swap, opened("40012", [dress], order="1031", email="aisha.khan@example.com",
-                             exchanges=wanted))  # fmt: skip
+    ret = apply(
+        swap,
+        opened("40012", [dress], order="1031", email="aisha.khan@example.com", exchanges=wanted),
+    )
     order = Posting.objects.get(kind="exchange_order")
     assert order.associated_ref == "SWAP-40012-X"
     assert order.payload["Items"][0]["SKU"] == "HF-DRS-WRP-SAG-12"
@@ -70,14 +78,20 @@ def test_exchange_in_stock_is_ordered_and_the_return_posts_without_it(workspace)
 
 def test_exchanges_khaos_cannot_send_are_cx_exceptions_that_do_not_hold_the_return(workspace):
     swap = workspace.connections["swap"]
-    units = [unit("l1", "HF-DNM-SLM-IND-3232", "65.83", "13.17", reason="Too small"),
-             unit("l2", "HF-DRS-WRP-SAG-12", "74.17", "14.83", reason="Too small"),
-             unit("l3", "HF-SHT-OXF-BLU-M", "40.83", "8.17", reason="Too small")]  # fmt: skip
-    wanted = [exchange("l1", "HF-DNM-SLM-IND-3432", "79.00"),
-              exchange("l2", "HF-DRS-WRP-SAG-14", "89.00"),
-              exchange("l3", "HF-SHT-OXF-BLU-L", "49.00")]  # fmt: skip
-    ret = apply(swap, opened("40013", units, order="1032", email="oliver.bennett@example.com",
-                             exchanges=wanted))  # fmt: skip
+    units = [
+        unit("l1", "HF-DNM-SLM-IND-3232", "65.83", "13.17", reason="Too small"),
+        unit("l2", "HF-DRS-WRP-SAG-12", "74.17", "14.83", reason="Too small"),
+        unit("l3", "HF-SHT-OXF-BLU-M", "40.83", "8.17", reason="Too small"),
+    ]
+    wanted = [
+        exchange("l1", "HF-DNM-SLM-IND-3432", "79.00"),
+        exchange("l2", "HF-DRS-WRP-SAG-14", "89.00"),
+        exchange("l3", "HF-SHT-OXF-BLU-L", "49.00"),
+    ]
+    ret = apply(
+        swap,
+        opened("40013", units, order="1032", email="oliver.bennett@example.com", exchanges=wanted),
+    )
 
     assert not Posting.objects.filter(kind="exchange_order").exists()
     cases = ret.exceptions.filter(kind="exchange_unavailable").order_by("id")
@@ -99,16 +113,25 @@ def test_store_credit_is_a_liability_and_the_credit_note_still_posts(workspace):
     swap = workspace.connections["swap"]
     ret = apply_together(
         swap,
-        opened("40014", [unit("s1", "HF-ACC-SCF-LAM-GRY", "29.17", "5.83"),
-                         unit("s2", "HF-KID-PDL-YEL-0506", "32.00", "0.00")],
-               order="1033", email="megan.price@example.org"),
-        graded("40014", "s1", "restock"), graded("40014", "s2", "restock"),
+        opened(
+            "40014",
+            [
+                unit("s1", "HF-ACC-SCF-LAM-GRY", "29.17", "5.83"),
+                unit("s2", "HF-KID-PDL-YEL-0506", "32.00", "0.00"),
+            ],
+            order="1033",
+            email="megan.price@example.org",
+        ),
+        graded("40014", "s1", "restock"),
+        graded("40014", "s2", "restock"),
         credited("40014", "67.00", "HFC-7H3K-9QPX"),
-    )  # fmt: skip
+    )
     liability = StoreCreditLiability.objects.get()
     assert (liability.reference, liability.amount, liability.kind) == (
-        "HFC-7H3K-9QPX", Decimal("67.00"), "store_credit",
-    )  # fmt: skip
+        "HFC-7H3K-9QPX",
+        Decimal("67.00"),
+        "store_credit",
+    )
     posting = ret.postings.get()
     assert items(posting) == [
         ("HF-ACC-SCF-LAM-GRY", 1, "3", Decimal("35.00"), "1033"),
@@ -125,10 +148,14 @@ def test_money_stays_an_exact_decimal_from_the_event_to_the_khaos_document(works
     rb = workspace.connections["rebound"]
     ret = apply_together(
         rb,
-        opened("884599", [unit("1", "HF-ACC-SCF-LAM-GRY", "0.10", "0.20")], order="1045",
-               email="catherine.doyle@example.com"),
+        opened(
+            "884599",
+            [unit("1", "HF-ACC-SCF-LAM-GRY", "0.10", "0.20")],
+            order="1045",
+            email="catherine.doyle@example.com",
+        ),
         graded("884599", "1", "restocked"),
-    )  # fmt: skip
+    )
     posting = ret.postings.get()
     posting.refresh_from_db()
     assert type(posting.expected_credit) is Decimal
@@ -139,16 +166,30 @@ def test_money_stays_an_exact_decimal_from_the_event_to_the_khaos_document(works
 
 def _scenarios():
     return {
-        "happy-returns": [hr_1011(), in_transit(HR_ID), refunded(HR_ID, "141.99"),
-                          graded(HR_ID, "a1d4", "sellable"), graded(HR_ID, "e58b", "sellable")],
+        "happy-returns": [
+            hr_1011(),
+            in_transit(HR_ID),
+            refunded(HR_ID, "141.99"),
+            graded(HR_ID, "a1d4", "sellable"),
+            graded(HR_ID, "e58b", "sellable"),
+        ],
         "reveni": [reveni_1021(), refunded(REVENI, "113.00"), graded(REVENI, "rvi_a2", "good")],
-        "swap": [opened("40099", [unit("1", "HF-DRS-WRP-SAG-10", "74.17", "14.83")],
-                        order="1031", email="aisha.khan@example.com",
-                        exchanges=[exchange("1", "HF-DRS-WRP-SAG-12", "89.00")]),
-                 received("40099"), graded("40099", "1", "restock")],
-        "rebound": [opened("884598", [unit("1", "HF-DNM-SLM-IND-3032", "79.00")], order="1"),
-                    graded("884598", "1", "repair")],
-    }  # fmt: skip
+        "swap": [
+            opened(
+                "40099",
+                [unit("1", "HF-DRS-WRP-SAG-10", "74.17", "14.83")],
+                order="1031",
+                email="aisha.khan@example.com",
+                exchanges=[exchange("1", "HF-DRS-WRP-SAG-12", "89.00")],
+            ),
+            received("40099"),
+            graded("40099", "1", "restock"),
+        ],
+        "rebound": [
+            opened("884598", [unit("1", "HF-DNM-SLM-IND-3032", "79.00")], order="1"),
+            graded("884598", "1", "repair"),
+        ],
+    }
 
 
 @pytest.mark.parametrize("platform", ["happy-returns", "reveni", "swap", "rebound"])
@@ -160,8 +201,10 @@ def test_a_rerun_of_any_event_changes_nothing(workspace, platform):
     apply(connection, *events)
 
     def state():
-        return [list(m.objects.order_by("pk").values())
-                for m in (Return, Posting, ExceptionCase, TimelineEntry)]  # fmt: skip
+        return [
+            list(m.objects.order_by("pk").values())
+            for m in (Return, Posting, ExceptionCase, TimelineEntry)
+        ]
 
     before = state()
     for event in events:
