@@ -37,6 +37,10 @@ def _label(unit: ReturnUnit) -> str:
     return f"Unit {unit.external_id} ({unit.platform_sku or unit.barcode})"
 
 
+def _move(unit: ReturnUnit, target: str, by: By, message: str = "") -> None:
+    move_unit(unit, target, cause=by.cause, actor=by.actor, delivery=by.delivery, message=message)
+
+
 def advance(ret: Return, units: list[ReturnUnit], target: str, by: By, *, stamp: str = "") -> int:
     """Move units forward to ``target`` in one update; units already past it are left alone."""
     movable = [u for u in units if allowed(UNIT_TRANSITIONS, u.state, target)]
@@ -61,13 +65,11 @@ def advance(ret: Return, units: list[ReturnUnit], target: str, by: By, *, stamp:
 
 def not_returned(unit: ReturnUnit, by: By) -> None:
     """Kept or donated: the unit will not come back."""
-    move_unit(
+    _move(
         unit,
         U.NOT_RETURNED,
-        cause=by.cause,
-        actor=by.actor,
-        delivery=by.delivery,
-        message=f"{_label(unit)} will not come back: {unit.outcome.replace('_', ' ')}",
+        by,
+        f"{_label(unit)} will not come back: {unit.outcome.replace('_', ' ')}",
     )
 
 
@@ -75,7 +77,7 @@ def cancel(ret: Return, by: By) -> None:
     """The return ended before arrival: its units that can be cancelled are."""
     for unit in ret.units.exclude(state__in=[U.CANCELLED, U.NOT_RETURNED]):
         if allowed(UNIT_TRANSITIONS, unit.state, U.CANCELLED):
-            move_unit(unit, U.CANCELLED, cause=by.cause, actor=by.actor, delivery=by.delivery)
+            _move(unit, U.CANCELLED, by)
 
 
 def receive(unit: ReturnUnit, by: By) -> bool:
@@ -87,14 +89,7 @@ def receive(unit: ReturnUnit, by: By) -> bool:
     unit.received_at = timezone.now()
     unit.save(update_fields=["received_at"])
     who = f" by {by.actor}" if by.actor else ""
-    move_unit(
-        unit,
-        U.RECEIVED,
-        cause=by.cause,
-        actor=by.actor,
-        delivery=by.delivery,
-        message=f"{_label(unit)} received{who}",
-    )
+    _move(unit, U.RECEIVED, by, f"{_label(unit)} received{who}")
     return True
 
 
