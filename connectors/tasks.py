@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import DataError, transaction
@@ -13,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django_q.models import Failure, Success
 
 from connectors import polling, registry
+from connectors.base.connector import ParseContext
 from connectors.base.errors import ParseError
 from returns_hub.choices import ExceptionKind, InboxStatus
 from returns_hub.models import InboxDelivery
@@ -39,7 +41,9 @@ def process_delivery(delivery_id: int) -> str:
         if not connector.handles(delivery.topic):
             return _finish(delivery, InboxStatus.IGNORED, f"topic {delivery.topic!r} is not used")
         try:
-            events = list(connector.parse(delivery.topic, json.loads(bytes(delivery.body))))
+            payload = json.loads(bytes(delivery.body), parse_float=Decimal)
+            context = ParseContext.of(delivery.connection)
+            events = list(connector.parse(delivery.topic, payload, context))
         except ParseError as exc:
             return _invalid(delivery, connector, str(exc))
         except Exception as exc:

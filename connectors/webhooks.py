@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import time
+from decimal import Decimal
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -67,7 +68,7 @@ def _parse(body: bytes) -> dict:
     if not body.strip():
         raise ValueError("body is empty: a JSON object is expected")
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_float=Decimal)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"body is not valid JSON: {exc}") from None
     except RecursionError:

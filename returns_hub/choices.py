@@ -76,6 +76,14 @@ class KhaosFormat(models.TextChoices):
     XML = "XML", "XML"
 
 
+class SourceReferenceKey(models.TextChoices):
+    """How a returned item names its sales order: the vendor's property table calls the
+    field SourceReference; the README's examples still use the type's name."""
+
+    TABLE = "SourceReference", "SourceReference (the property table)"
+    EXAMPLES = "SourceReturnReference", "SourceReturnReference (the README's examples)"
+
+
 class PostingKind(models.TextChoices):
     RETURN = "return", "Customer return (CReturnDownload)"
     EXCHANGE_ORDER = "exchange_order", "Exchange order (OrderDownload)"

@@ -22,7 +22,8 @@ class UnitData:
     platform_sku: str
     barcode: str = ""
     title: str = ""
-    price: Decimal = ZERO
+    # None: the platform gave no price (Khaos prices the line from the source order).
+    price: Decimal | None = ZERO
     discount: Decimal = ZERO
     tax: Decimal = ZERO
     reason: str = ""
@@ -90,6 +91,24 @@ class UnitGraded(ReturnEvent):
     unit_id: str = ""
     disposition: str = ""
     condition: str = ""
+
+
+@dataclass(frozen=True)
+class UnitGradeUnread(ReturnEvent):
+    """The platform graded a unit in a shape the hub does not read: the unit stays
+    ungraded, with ``note`` saying what was not understood, and nothing else is lost."""
+
+    unit_id: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LabelUpdated(ReturnEvent):
+    """The return label's status as the platform reports it (created, in transit, …)."""
+
+    status: str = ""
+    carrier: str = ""
+    tracking: str = ""
 
 
 @dataclass(frozen=True)

@@ -20,3 +20,17 @@ def no_control_characters(value: str) -> None:
                 code="control_characters",
                 params={"code": ord(char), "position": position},
             )
+
+
+def time_zone_validator(value: str) -> None:
+    """An IANA time zone name (Europe/London), as zoneinfo knows it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            "%(value)s is not a time zone name such as Europe/London.",
+            code="time_zone",
+            params={"value": value},
+        ) from None

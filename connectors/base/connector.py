@@ -11,12 +11,40 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from connectors.base.signatures import HmacSignature
 from returns_hub.events import ReturnEvent
 from returns_hub.platforms import PlatformSpec
 
-Parser = Callable[[Mapping[str, Any]], Sequence[ReturnEvent]]
+LONDON = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What a parser may need from the connection a delivery came to.
+
+    Platforms that leave things out (Happy Returns and ReBound send no currency;
+    ReBound and Loop's grading send times without a zone) are read with the
+    connection's settings, never a guess in the parser.
+    """
+
+    currency: str = "GBP"
+    time_zone: ZoneInfo = LONDON
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, connection) -> ParseContext:
+        return cls(
+            currency=connection.currency or "GBP",
+            time_zone=connection.zone,
+            options=dict(connection.options or {}),
+        )
+
+
+DEFAULT_CONTEXT = ParseContext()
+
+Parser = Callable[[Mapping[str, Any], ParseContext], Sequence[ReturnEvent]]
 
 
 def body_digest(body: bytes) -> str:
@@ -51,5 +79,7 @@ class Connector:
     def handles(self, topic: str) -> bool:
         return topic in self.parsers
 
-    def parse(self, topic: str, payload: Mapping[str, Any]) -> Sequence[ReturnEvent]:
-        return self.parsers[topic](payload)
+    def parse(
+        self, topic: str, payload: Mapping[str, Any], context: ParseContext = DEFAULT_CONTEXT
+    ) -> Sequence[ReturnEvent]:
+        return self.parsers[topic](payload, context)

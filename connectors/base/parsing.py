@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -102,16 +102,18 @@ def _text(value: Any, name: str, *, single_line: bool = False) -> str:
 
 
 def money(obj: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> Decimal:
-    """A decimal string (or whole number) to a Decimal of pence precision.
+    """A decimal string or JSON number to a Decimal of pence precision.
 
-    JSON floats are refused: they cannot carry money exactly.
+    Bodies are read with ``parse_float=Decimal``, so a JSON number (``20``,
+    ``19.99``) arrives here exactly as written; a binary float never does, and
+    is refused if one is passed in: it cannot carry money exactly.
     """
     value = obj.get(key) if isinstance(obj, Mapping) else None
     if value is None or value == "":
         if required:
             raise ParseError(f"{where}.{key} is missing")
         return Decimal("0.00")
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ParseError(f"{where}.{key} must be a decimal string, got {show(value)}")
     try:
         amount = Decimal(str(value).strip())
@@ -130,7 +132,11 @@ def _bounded(amount: Decimal, where: str, key: str, value: Any) -> Decimal:
     return amount.quantize(CENT)
 
 
-def timestamp(obj: Mapping[str, Any], key: str, where: str) -> datetime | None:
+def timestamp(
+    obj: Mapping[str, Any], key: str, where: str, *, zone: tzinfo | None = None
+) -> datetime | None:
+    """An ISO 8601 date-time. One without a zone is read in ``zone`` (the connection's)
+    when given, else refused: the hub never guesses when a moment was."""
     value = obj.get(key) if isinstance(obj, Mapping) else None
     if value in (None, ""):
         return None
@@ -138,6 +144,8 @@ def timestamp(obj: Mapping[str, Any], key: str, where: str) -> datetime | None:
         raise ParseError(f"{where}.{key} must be an ISO 8601 date-time, got {show(value)}")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None and zone is not None:
+            parsed = parsed.replace(tzinfo=zone)
         if parsed.tzinfo is not None:
             parsed.astimezone(UTC)  # a moment the database can hold
     except (ValueError, OverflowError):

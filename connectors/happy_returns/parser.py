@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import parsing as p
+from connectors.base.connector import DEFAULT_CONTEXT, ParseContext
 from connectors.base.errors import ParseError
 from returns_hub import events as ev
 
@@ -61,7 +62,9 @@ def _opened(rid: str, items: list[Mapping[str, Any]]) -> ev.ReturnOpened:
     )
 
 
-def parse_return_asn(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
+def parse_return_asn(
+    payload: Mapping[str, Any], context: ParseContext = DEFAULT_CONTEXT
+) -> list[ev.ReturnEvent]:
     payload = p.require_mapping(payload, "body")
     type_id = p.text(payload, "typeID", "body", required=True)
     events: list[ev.ReturnEvent] = []
@@ -95,7 +98,9 @@ def parse_return_asn(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
     return events
 
 
-def parse_outbound_shipment(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
+def parse_outbound_shipment(
+    payload: Mapping[str, Any], context: ParseContext = DEFAULT_CONTEXT
+) -> list[ev.ReturnEvent]:
     """A pallet on its way to the warehouse: its units become expected goods-in."""
     payload = p.require_mapping(payload, "body")
     pallet = p.text(payload, "palletNumber", "body", required=True)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import parsing as p
+from connectors.base.connector import DEFAULT_CONTEXT, ParseContext
 from connectors.base.errors import ParseError
 from returns_hub import events as ev
 
@@ -64,7 +65,9 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def parse_return(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
+def parse_return(
+    payload: Mapping[str, Any], context: ParseContext = DEFAULT_CONTEXT
+) -> list[ev.ReturnEvent]:
     if not isinstance(payload, Mapping):
         raise ParseError("the body must be a JSON object")
     rid = p.text(payload, "id", "return", required=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import parsing as p
+from connectors.base.connector import DEFAULT_CONTEXT, ParseContext
 from connectors.base.errors import ParseError
 from returns_hub import events as ev
 
@@ -39,7 +40,9 @@ def _reason(item: Mapping[str, Any]) -> str:
     return ""
 
 
-def parse(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
+def parse(
+    payload: Mapping[str, Any], context: ParseContext = DEFAULT_CONTEXT
+) -> list[ev.ReturnEvent]:
     payload = p.require_mapping(payload, "body")
     ret = p.require_mapping(payload.get("return"), "return")
     rid = p.text(ret, "id", "return", required=True)

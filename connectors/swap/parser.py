@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import parsing as p
+from connectors.base.connector import DEFAULT_CONTEXT, ParseContext
 from connectors.base.errors import ParseError
 from returns_hub import events as ev
 
@@ -33,7 +34,9 @@ def _lines(data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], list[str]]]
     return lines
 
 
-def parse(payload: Mapping[str, Any]) -> list[ev.ReturnEvent]:
+def parse(
+    payload: Mapping[str, Any], context: ParseContext = DEFAULT_CONTEXT
+) -> list[ev.ReturnEvent]:
     payload = p.require_mapping(payload, "body")
     data = p.require_mapping(payload.get("data"), "data")
     rid = p.text(data, "return_id", "data", required=True)

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -6,8 +7,9 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from returns_hub import platforms
-from returns_hub.choices import KhaosFormat, PostingPolicy
+from returns_hub.choices import KhaosFormat, PostingPolicy, SourceReferenceKey
 from returns_hub.secrets import mask
+from returns_hub.validators import time_zone_validator
 
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,62}$", "Lower-case letters, digits and -.")
 
@@ -41,6 +43,12 @@ class KhaosChannel(models.Model):
     confirmation_days = models.PositiveIntegerField(
         default=7,
         help_text="Days a posting may wait for its credit note before it is an exception.",
+    )
+    source_reference_key = models.CharField(
+        max_length=30,
+        choices=SourceReferenceKey.choices,
+        default=SourceReferenceKey.TABLE,
+        help_text="The key naming a returned item's sales order in the documents served.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -103,6 +111,18 @@ class PlatformConnection(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Days after a refund before units that have not arrived are an exception.",
     )
+    currency = models.CharField(
+        max_length=3,
+        default="GBP",
+        validators=[RegexValidator(r"^[A-Z]{3}$", "An ISO 4217 code in capitals, e.g. GBP.")],
+        help_text="The currency of returns whose platform does not say (Happy Returns, ReBound).",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="Europe/London",
+        validators=[time_zone_validator],
+        help_text="How to read the platform's times that carry no zone.",
+    )
     credit_refunded_shipping = models.BooleanField(
         default=False, help_text="Count refunded shipping in the expected credit."
     )
@@ -142,6 +162,10 @@ class PlatformConnection(models.Model):
         if self.settlement_wait_hours is not None:
             return self.settlement_wait_hours
         return self.spec.settlement_wait_hours
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
     @property
     def webhook_secret_masked(self) -> str:

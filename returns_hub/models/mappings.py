@@ -137,6 +137,17 @@ class CustomerMapping(models.Model):
 
     email = models.EmailField(max_length=254, db_index=True)
     urn = models.CharField("URN", max_length=20, validators=[no_control_characters])
+    # The customer's invoice name and address, for returns whose platform sends none.
+    name = models.CharField(max_length=100, blank=True, validators=[no_control_characters])
+    line1 = models.CharField(max_length=100, blank=True, validators=[no_control_characters])
+    town = models.CharField(max_length=100, blank=True, validators=[no_control_characters])
+    postcode = models.CharField(max_length=20, blank=True, validators=[no_control_characters])
+    country = models.CharField(
+        max_length=60,
+        blank=True,
+        validators=[no_control_characters],
+        help_text="ISO 3166 code (GB) or the country's name as Khaos has it.",
+    )
     history = HistoricalRecords()
 
     class Meta:

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -56,6 +58,11 @@ class Return(models.Model):
     )
     settlement_waived_at = models.DateTimeField(null=True, blank=True)
     platform_created_at = models.DateTimeField(null=True, blank=True)
+    # The return label as the platform last reported it (label webhooks, polls).
+    label_status = models.CharField(max_length=50, blank=True)
+    label_carrier = models.CharField(max_length=100, blank=True)
+    label_tracking = models.CharField(max_length=100, blank=True)
+    label_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -116,12 +123,17 @@ class ReturnUnit(models.Model):
     barcode = models.CharField(max_length=50, blank=True)
     title = models.CharField(max_length=255, blank=True)
     price = models.DecimalField(**MONEY, default=0)
+    # False: the platform gave no price (Happy Returns): Khaos prices the line from
+    # the source order and the expected credit is estimated from the Khaos SellPrice.
+    price_known = models.BooleanField(default=True)
     discount = models.DecimalField(**MONEY, default=0)
     tax = models.DecimalField(**MONEY, default=0)
     reason = models.CharField(max_length=200, blank=True)
     outcome = models.CharField(max_length=50, blank=True, help_text="refund, exchange, keep_item…")
     condition = models.CharField(max_length=50, blank=True, help_text="The platform's grade.")
     disposition = models.CharField(max_length=100, blank=True)
+    # Why the platform's grade of this unit was not applied (a shape the hub does not read).
+    grade_note = models.CharField(max_length=500, blank=True)
     state = models.CharField(max_length=20, choices=UnitState.choices, default=UnitState.EXPECTED)
     shipment = models.ForeignKey(
         InboundShipment, null=True, blank=True, on_delete=models.SET_NULL, related_name="units"
@@ -167,8 +179,17 @@ class ReturnUnit(models.Model):
 
     @property
     def expected_credit(self):
-        """Price - discount + tax, per DESIGN's money rule."""
+        """Price - discount + tax, per DESIGN's money rule; without a platform price,
+        the Khaos SellPrice (gross) of the resolved product, an estimate."""
+        if not self.price_known:
+            product = self.product
+            price = product.sell_price_gross if product is not None else None
+            return price if price is not None else Decimal("0.00")
         return self.price - self.discount + self.tax
+
+    @property
+    def expected_credit_estimated(self) -> bool:
+        return not self.price_known
 
 
 class ExchangeRequest(models.Model):

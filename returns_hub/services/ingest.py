@@ -180,7 +180,8 @@ def _opened(ret: Return, event: ev.ReturnOpened, delivery) -> str:
                 platform_sku=u.platform_sku,
                 barcode=u.barcode,
                 title=u.title,
-                price=u.price,
+                price=u.price if u.price is not None else 0,
+                price_known=u.price is not None,
                 discount=u.discount,
                 tax=u.tax,
                 reason=u.reason,
@@ -250,6 +251,35 @@ def _graded(ret: Return, event: ev.UnitGraded, delivery) -> str:
         return units.grade(unit, event.disposition, event.condition, _by(delivery))
     except units.UnitError as error:
         return f"Grade {event.disposition!r} for unit {event.unit_id} not applied: {error}"
+
+
+def _grade_unread(ret: Return, event: ev.UnitGradeUnread, delivery) -> str:
+    unit = _unit_cache(ret).get(event.unit_id)
+    if unit is None:
+        return f"Unreadable grade for unknown unit {event.unit_id}: {event.note}"
+    if unit.graded_at is None:
+        unit.grade_note = event.note[:500]
+        unit.save(update_fields=["grade_note"])
+    return f"Unit {event.unit_id} left ungraded: {event.note}"
+
+
+def _label(ret: Return, event: ev.LabelUpdated, delivery) -> str:
+    ret.label_status = event.status or ret.label_status
+    ret.label_carrier = event.carrier or ret.label_carrier
+    ret.label_tracking = event.tracking or ret.label_tracking
+    ret.label_updated_at = event.occurred_at or timezone.now()
+    ret.save(
+        update_fields=[
+            "label_status",
+            "label_carrier",
+            "label_tracking",
+            "label_updated_at",
+            "updated_at",
+        ]
+    )
+    parts = [part for part in (event.carrier, event.tracking) if part]
+    via = f" ({' '.join(parts)})" if parts else ""
+    return f"Return label {event.status or 'updated'}{via}"
 
 
 def _refunded(ret: Return, event: ev.RefundIssued, delivery) -> str:
@@ -338,6 +368,8 @@ HANDLERS = {
     ev.UnitsInTransit: _in_transit,
     ev.UnitsReceived: _received,
     ev.UnitGraded: _graded,
+    ev.UnitGradeUnread: _grade_unread,
+    ev.LabelUpdated: _label,
     ev.RefundIssued: _refunded,
     ev.CreditIssued: _credited,
     ev.ReturnCancelled: _cancelled,

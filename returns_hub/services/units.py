@@ -118,10 +118,19 @@ def grade(unit: ReturnUnit, disposition: str, condition: str, by: By) -> str:
     unit.graded_at = timezone.now()
     unit.graded_by = by.actor
     unit.state = U.GRADED
+    unit.grade_note = ""
     if unit.received_at is None:
         unit.received_at = unit.graded_at  # a graded unit has arrived
     unit.save(
-        update_fields=["disposition", "condition", "graded_at", "graded_by", "received_at", "state"]
+        update_fields=[
+            "disposition",
+            "condition",
+            "graded_at",
+            "graded_by",
+            "received_at",
+            "state",
+            "grade_note",
+        ]
     )
     if previous != U.GRADED:  # the move, on the timeline like every other
         timeline.record(

@@ -8,7 +8,7 @@ from returns_hub.choices import PostingPolicy
 from returns_hub.platforms import PlatformSpec
 
 
-def parse(payload):
+def parse(payload, context):
     ret = require_mapping(payload.get("return"), "return")
     rid = text(ret, "id", "return", required=True)
     return [ev.ReturnOpened(
