@@ -60,22 +60,43 @@ async def load(url: str, seconds: float, *, rate: float | None = None, start: in
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         took = time.perf_counter() - began
     latencies.sort()
-    return {"rps": len(latencies) / took, "p50": statistics.median(latencies),
-            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)], "n": len(latencies),
-            "next": counter[0]}  # fmt: skip
+    return {
+        "rps": len(latencies) / took,
+        "p50": statistics.median(latencies),
+        "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)],
+        "n": len(latencies),
+        "next": counter[0],
+    }
 
 
 def main() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE IF NOT EXISTS bench_minimal (id bigserial primary key, "
-                       "body bytea not null, at timestamptz default now())")  # fmt: skip
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_minimal (id bigserial primary key, "
+            "body bytea not null, at timestamptz default now())"
+        )
     port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-           "DATABASE_URL": _database_url()}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "DATABASE_URL": _database_url(),
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "benchmarks.wsgi", "-b", f"127.0.0.1:{port}",
-         "-w", "2", "--log-level", "warning"], cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "benchmarks.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         _wait(f"http://127.0.0.1:{port}/healthz")
         base = f"http://127.0.0.1:{port}"
@@ -83,14 +104,23 @@ def main() -> int:
         ceiling = asyncio.run(load(f"{base}/bench/minimal/", SECONDS))
         start = InboxDelivery.objects.order_by("-id").values_list("id", flat=True).first() or 0
         hub = asyncio.run(load(f"{base}/webhooks/loop/demo-loop/", SECONDS, start=10**6))
-        half = asyncio.run(load(f"{base}/webhooks/loop/demo-loop/", SECONDS,
-                                rate=ceiling["rps"] / 2, start=hub["next"]))  # fmt: skip
+        half = asyncio.run(
+            load(
+                f"{base}/webhooks/loop/demo-loop/",
+                SECONDS,
+                rate=ceiling["rps"] / 2,
+                start=hub["next"],
+            )
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
     print(f"{'receiver':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
-    for name, row in (("minimal (verify + insert)", ceiling), ("hub webhook", hub),
-                      ("hub webhook at half the ceiling", half)):  # fmt: skip
+    for name, row in (
+        ("minimal (verify + insert)", ceiling),
+        ("hub webhook", hub),
+        ("hub webhook at half the ceiling", half),
+    ):
         print(f"{name:<34}{row['rps']:>9.0f}{row['p50']:>9.1f}{row['p99']:>9.1f}")
     share = hub["rps"] / ceiling["rps"]
     print(
@@ -98,8 +128,11 @@ def main() -> int:
         "(goal < 50 ms)"
     )
 
-    pending = list(InboxDelivery.objects.filter(id__gt=start, status="received")
-                   .order_by("id").values_list("id", flat=True)[:3000])  # fmt: skip
+    pending = list(
+        InboxDelivery.objects.filter(id__gt=start, status="received")
+        .order_by("id")
+        .values_list("id", flat=True)[:3000]
+    )
     events_before = TimelineEntry.objects.filter(event_key__isnull=False).count()
     connection.close()  # each worker process opens its own
     began = time.perf_counter()

@@ -11,8 +11,15 @@ from returns_hub.choices import Cause, MoneyState, ReturnState, UnitState
 R, M, U = ReturnState, MoneyState, UnitState
 
 RETURN_TRANSITIONS: dict[str, set[str]] = {
-    R.EXPECTED: {R.IN_TRANSIT, R.PARTLY_RECEIVED, R.RECEIVED, R.GRADED, R.NOT_RETURNED,
-                 R.CANCELLED, R.EXPIRED},
+    R.EXPECTED: {
+        R.IN_TRANSIT,
+        R.PARTLY_RECEIVED,
+        R.RECEIVED,
+        R.GRADED,
+        R.NOT_RETURNED,
+        R.CANCELLED,
+        R.EXPIRED,
+    },
     R.IN_TRANSIT: {R.PARTLY_RECEIVED, R.RECEIVED, R.GRADED, R.CANCELLED},
     R.PARTLY_RECEIVED: {R.RECEIVED, R.GRADED},
     R.RECEIVED: {R.GRADED},
@@ -20,7 +27,7 @@ RETURN_TRANSITIONS: dict[str, set[str]] = {
     R.NOT_RETURNED: set(),
     R.CANCELLED: set(),
     R.EXPIRED: set(),
-}  # fmt: skip
+}
 
 MONEY_TRANSITIONS: dict[str, set[str]] = {
     M.PENDING: {M.REFUNDED, M.POSTED, M.NONE},
@@ -50,8 +57,9 @@ def allowed(table: dict[str, set[str]], current: str, target: str) -> bool:
     return target in table[current]
 
 
-def move_return(ret, field: str, target: str, *, cause: Cause, actor=None, delivery=None,
-                message: str = "") -> bool:  # fmt: skip
+def move_return(
+    ret, field: str, target: str, *, cause: Cause, actor=None, delivery=None, message: str = ""
+) -> bool:
     """Move the return's ``state`` or ``money_state``; False when already there."""
     current = getattr(ret, field)
     if current == target:
@@ -64,14 +72,21 @@ def move_return(ret, field: str, target: str, *, cause: Cause, actor=None, deliv
 
     side = "Physical" if field == "state" else "Money"
     timeline.record(
-        ret, f"{field}_changed", message or f"{side} state {current} → {target}",
-        cause=cause, actor=actor, delivery=delivery, from_state=current, to_state=target,
-    )  # fmt: skip
+        ret,
+        f"{field}_changed",
+        message or f"{side} state {current} → {target}",
+        cause=cause,
+        actor=actor,
+        delivery=delivery,
+        from_state=current,
+        to_state=target,
+    )
     return True
 
 
-def move_unit(unit, target: str, *, cause: Cause, actor=None, delivery=None,
-              message: str = "") -> bool:  # fmt: skip
+def move_unit(
+    unit, target: str, *, cause: Cause, actor=None, delivery=None, message: str = ""
+) -> bool:
     current = unit.state
     if current == target:
         return False
@@ -82,11 +97,17 @@ def move_unit(unit, target: str, *, cause: Cause, actor=None, delivery=None,
     from returns_hub.services import timeline
 
     timeline.record(
-        unit.return_ref, "unit_state_changed",
+        unit.return_ref,
+        "unit_state_changed",
         message
         or f"Unit {unit.external_id} ({unit.platform_sku or unit.barcode}): {current} → {target}",
-        cause=cause, actor=actor, delivery=delivery, unit=unit, from_state=current, to_state=target,
-    )  # fmt: skip
+        cause=cause,
+        actor=actor,
+        delivery=delivery,
+        unit=unit,
+        from_state=current,
+        to_state=target,
+    )
     return True
 
 

@@ -13,32 +13,49 @@ def D(value) -> Decimal:
     return Decimal(str(value))
 
 
-def unit(uid, sku, price, tax="0.00", *, discount="0.00", reason="", outcome="refund",
-         barcode=""):  # fmt: skip
+def unit(uid, sku, price, tax="0.00", *, discount="0.00", reason="", outcome="refund", barcode=""):
     return ev.UnitData(
-        external_id=str(uid), platform_sku=sku, barcode=barcode, price=D(price),
-        discount=D(discount), tax=D(tax), reason=reason, outcome=outcome,
-    )  # fmt: skip
+        external_id=str(uid),
+        platform_sku=sku,
+        barcode=barcode,
+        price=D(price),
+        discount=D(discount),
+        tax=D(tax),
+        reason=reason,
+        outcome=outcome,
+    )
 
 
 def key(rid, what):
     return f"test:{rid}:{what}"
 
 
-def opened(rid, units, *, order="1001", email="", name="Test Customer", exchanges=(),
-           currency="GBP"):  # fmt: skip
+def opened(
+    rid, units, *, order="1001", email="", name="Test Customer", exchanges=(), currency="GBP"
+):
     return ev.ReturnOpened(
-        external_id=rid, event_key=key(rid, f"opened:{len(units)}:{len(exchanges)}"),
-        occurred_at=None, order_ref=order, customer_email=email, customer_name=name,
-        address={"line1": "1 High Street", "town": "York", "postcode": "YO1 1AA",
-                 "country_code": "GB"},
-        currency=currency, units=tuple(units), exchanges=tuple(exchanges),
-    )  # fmt: skip
+        external_id=rid,
+        event_key=key(rid, f"opened:{len(units)}:{len(exchanges)}"),
+        occurred_at=None,
+        order_ref=order,
+        customer_email=email,
+        customer_name=name,
+        address={
+            "line1": "1 High Street",
+            "town": "York",
+            "postcode": "YO1 1AA",
+            "country_code": "GB",
+        },
+        currency=currency,
+        units=tuple(units),
+        exchanges=tuple(exchanges),
+    )
 
 
 def exchange(xid, sku, value, quantity=1):
-    return ev.ExchangeData(external_id=str(xid), platform_sku=sku, value=D(value),
-                           quantity=quantity)  # fmt: skip
+    return ev.ExchangeData(
+        external_id=str(xid), platform_sku=sku, value=D(value), quantity=quantity
+    )
 
 
 def in_transit(rid, *ids):
@@ -50,18 +67,26 @@ def received(rid, *ids):
 
 
 def graded(rid, uid, disposition, condition=""):
-    return ev.UnitGraded(rid, key(rid, f"graded:{uid}:{disposition}"), None, unit_id=str(uid),
-                         disposition=disposition, condition=condition)  # fmt: skip
+    return ev.UnitGraded(
+        rid,
+        key(rid, f"graded:{uid}:{disposition}"),
+        None,
+        unit_id=str(uid),
+        disposition=disposition,
+        condition=condition,
+    )
 
 
 def refunded(rid, amount, reference="R1"):
-    return ev.RefundIssued(rid, key(rid, f"refund:{reference}"), None, amount=D(amount),
-                           reference=reference)  # fmt: skip
+    return ev.RefundIssued(
+        rid, key(rid, f"refund:{reference}"), None, amount=D(amount), reference=reference
+    )
 
 
 def credited(rid, amount, reference, kind="store_credit"):
-    return ev.CreditIssued(rid, key(rid, f"credit:{reference}"), None, amount=D(amount),
-                           reference=reference, kind=kind)  # fmt: skip
+    return ev.CreditIssued(
+        rid, key(rid, f"credit:{reference}"), None, amount=D(amount), reference=reference, kind=kind
+    )
 
 
 def cancelled(rid):
@@ -73,8 +98,13 @@ def expired(rid):
 
 
 def shipment(rid, reference, *ids):
-    return ev.ShipmentAnnounced(rid, key(rid, f"shipment:{reference}"), None,
-                                reference=reference, unit_ids=tuple(map(str, ids)))  # fmt: skip
+    return ev.ShipmentAnnounced(
+        rid,
+        key(rid, f"shipment:{reference}"),
+        None,
+        reference=reference,
+        unit_ids=tuple(map(str, ids)),
+    )
 
 
 def apply(connection, *events) -> Return:
@@ -99,15 +129,31 @@ REVENI = "RVN-20250304-0007"
 
 
 def hr_1011():
-    return opened(HR_ID, [
-        unit("a1d4", "HF-FTW-CHL-BRN-08", "100.00", "20.00", reason="Too small",
-             barcode="5061234209015"),
-        unit("e58b", "", "18.33", "3.67", reason="Changed my mind", barcode="5061234206021"),
-    ], order="1011", email="Siobhan.OConnell@Example.com")  # fmt: skip
+    return opened(
+        HR_ID,
+        [
+            unit(
+                "a1d4",
+                "HF-FTW-CHL-BRN-08",
+                "100.00",
+                "20.00",
+                reason="Too small",
+                barcode="5061234209015",
+            ),
+            unit("e58b", "", "18.33", "3.67", reason="Changed my mind", barcode="5061234206021"),
+        ],
+        order="1011",
+        email="Siobhan.OConnell@Example.com",
+    )
 
 
 def reveni_1021():
-    return opened(REVENI, [
-        unit("rvi_a2", "HF-DRS-WRP-SAG-10", "74.17", "14.83", reason="size_too_small"),
-        unit("rvi_a3", "HF-KID-HOD-RED-0708", "24.00", "0.00", reason="changed_mind"),
-    ], order="1021", email="fiona.macleod@example.com")  # fmt: skip
+    return opened(
+        REVENI,
+        [
+            unit("rvi_a2", "HF-DRS-WRP-SAG-10", "74.17", "14.83", reason="size_too_small"),
+            unit("rvi_a3", "HF-KID-HOD-RED-0708", "24.00", "0.00", reason="changed_mind"),
+        ],
+        order="1021",
+        email="fiona.macleod@example.com",
+    )

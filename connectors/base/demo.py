@@ -29,16 +29,28 @@ def catalogue(platform: str) -> Catalogue:
         if options.get("Discontinued") or not options.get("StockControlled", True):
             continue
         gross = Decimal(str((item.get("SellPrice") or {}).get("Gross", "0"))).quantize(
-            Decimal("0.01"))  # fmt: skip
-        tax = (gross / 6).quantize(Decimal("0.01")) if (item.get("TaxRate") or {}).get(
-            "ID") == "1" else Decimal("0.00")  # fmt: skip
+            Decimal("0.01")
+        )
+        tax = (
+            (gross / 6).quantize(Decimal("0.01"))
+            if (item.get("TaxRate") or {}).get("ID") == "1"
+            else Decimal("0.00")
+        )
         barcodes = item.get("Barcodes") or [{}]
-        products.append((item["StockCode"], barcodes[0].get("Barcode", ""),
-                         item.get("ShortDescription", ""), gross - tax, tax))  # fmt: skip
+        products.append(
+            (
+                item["StockCode"],
+                barcodes[0].get("Barcode", ""),
+                item.get("ShortDescription", ""),
+                gross - tax,
+                tax,
+            )
+        )
     emails = [(row["email"], "Demo Customer") for row in rows("customers.csv")]
     reasons = [r["reason"] for r in rows("reason_mappings.csv") if r["platform"] == platform]
     grades = [
-        r["disposition"] for r in rows("disposition_mappings.csv")
+        r["disposition"]
+        for r in rows("disposition_mappings.csv")
         if r["platform"] == platform and r["disposition"] not in ("keep_item", "donate")
-    ]  # fmt: skip
+    ]
     return Catalogue(products, emails, reasons, grades)

@@ -17,8 +17,10 @@ def reason_sites() -> dict[str, int]:
 
 def demo_state() -> KhaosState:
     sites = reason_sites()
-    reasons = [Reason(row["id"], row["processing_type"], sites.get(row["id"], 1))
-               for row in _rows("khaos_return_reasons.csv")]  # fmt: skip
+    reasons = [
+        Reason(row["id"], row["processing_type"], sites.get(row["id"], 1))
+        for row in _rows("khaos_return_reasons.csv")
+    ]
     urns = {row["urn"] for row in _rows("customers.csv")}
     return state_from_documents(stock_upload(), stock_status(), urns, reasons)
 

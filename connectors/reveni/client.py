@@ -5,8 +5,12 @@ from connectors.base.rest_list import ListShape, RestListClient
 
 def _as_webhook(ret: dict, shape: ListShape) -> dict:
     updated = ret.get("updated_at", "")
-    return {"event_id": f"poll:{ret.get('id')}:{updated}", "event": shape.topic,
-            "occurred_at": updated, "data": {"return": ret}}  # fmt: skip
+    return {
+        "event_id": f"poll:{ret.get('id')}:{updated}",
+        "event": shape.topic,
+        "occurred_at": updated,
+        "data": {"return": ret},
+    }
 
 
 class ReveniClient(RestListClient):

@@ -18,9 +18,11 @@ class KhaosProduct(models.Model):
     tax_rate_name = models.CharField(max_length=50, blank=True)
     sell_price_gross = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     raw = models.JSONField(
-        default=dict, blank=True, encoder=DjangoJSONEncoder,
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,
         help_text="The StockItem as Khaos sent it (decimals kept as text).",
-    )  # fmt: skip
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

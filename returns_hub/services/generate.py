@@ -60,8 +60,9 @@ def generate(
     made = 0
     for chunk in _chunks(count, batch):
         with transaction.atomic():
-            made += _batch(connection, channel, chunk, prefix, made, rng, products, dispositions,
-                           customers)  # fmt: skip
+            made += _batch(
+                connection, channel, chunk, prefix, made, rng, products, dispositions, customers
+            )
         if progress:
             progress(made)
     return made
@@ -79,18 +80,29 @@ def _batch(connection, channel, size, prefix, offset, rng, products, disposition
     for n in range(offset, offset + size):
         email, _ = customers[n % len(customers)]
         external_id = f"{prefix}{n:08d}"
-        returns.append(Return(
-            connection=connection, external_id=external_id,
-            associated_ref=associated_ref(connection, external_id), order_ref=str(100000 + n),
-            customer_email=email, customer_name="Generated Customer", currency="GBP",
-            address={"line1": f"{n % 200 + 1} High Street", "town": "York",
-                     "postcode": "YO1 7HH", "country_code": "GB"},
-            state=ReturnState.GRADED, money_state=MoneyState.POSTED,
-            platform_created_at=now - timedelta(minutes=n % 10000),
-        ))  # fmt: skip
-        units_per_return.append([
-            (rng.choice(products), rng.choice(dispositions)) for _ in range(rng.randint(1, 3))
-        ])  # fmt: skip
+        returns.append(
+            Return(
+                connection=connection,
+                external_id=external_id,
+                associated_ref=associated_ref(connection, external_id),
+                order_ref=str(100000 + n),
+                customer_email=email,
+                customer_name="Generated Customer",
+                currency="GBP",
+                address={
+                    "line1": f"{n % 200 + 1} High Street",
+                    "town": "York",
+                    "postcode": "YO1 7HH",
+                    "country_code": "GB",
+                },
+                state=ReturnState.GRADED,
+                money_state=MoneyState.POSTED,
+                platform_created_at=now - timedelta(minutes=n % 10000),
+            )
+        )
+        units_per_return.append(
+            [(rng.choice(products), rng.choice(dispositions)) for _ in range(rng.randint(1, 3))]
+        )
     Return.objects.bulk_create(returns)
     units, made = [], []
     urns = dict(customers)
@@ -100,24 +112,45 @@ def _batch(connection, channel, size, prefix, offset, rng, products, disposition
         for index, (product, mapping) in enumerate(picks):
             gross = product.sell_price_gross
             tax = to_pennies(gross / 6) if product.tax_rate_id == "1" else to_pennies(gross * 0)
-            units.append(ReturnUnit(
-                return_ref=ret, external_id=str(index), platform_sku=product.stock_code,
-                price=gross - tax, tax=tax, reason="Too big", outcome="refund",
-                condition="", disposition=mapping.disposition, state=UnitState.GRADED,
-                product=product, khaos_return_reason=mapping.khaos_return_reason,
-                site_id=mapping.site_id, received_at=now, graded_at=now,
-            ))  # fmt: skip
-            lines.append(khaos_documents.ReturnLine(product.stock_code,
-                                                    mapping.khaos_return_reason_id, gross,
-                                                    ret.order_ref))  # fmt: skip
-        document = khaos_documents.customer_return(ret, urn=urns[ret.customer_email], lines=lines,
-                                                   process=True)  # fmt: skip
-        made.append(Posting(
-            channel=channel, return_ref=ret, kind=PostingKind.RETURN,
-            associated_ref=ret.associated_ref, document=documents.dumps(document),
-            process_return=True, currency="GBP",
-            expected_credit=sum((line.unit_price for line in lines), start=gross * 0),
-        ))  # fmt: skip
+            units.append(
+                ReturnUnit(
+                    return_ref=ret,
+                    external_id=str(index),
+                    platform_sku=product.stock_code,
+                    price=gross - tax,
+                    tax=tax,
+                    reason="Too big",
+                    outcome="refund",
+                    condition="",
+                    disposition=mapping.disposition,
+                    state=UnitState.GRADED,
+                    product=product,
+                    khaos_return_reason=mapping.khaos_return_reason,
+                    site_id=mapping.site_id,
+                    received_at=now,
+                    graded_at=now,
+                )
+            )
+            lines.append(
+                khaos_documents.ReturnLine(
+                    product.stock_code, mapping.khaos_return_reason_id, gross, ret.order_ref
+                )
+            )
+        document = khaos_documents.customer_return(
+            ret, urn=urns[ret.customer_email], lines=lines, process=True
+        )
+        made.append(
+            Posting(
+                channel=channel,
+                return_ref=ret,
+                kind=PostingKind.RETURN,
+                associated_ref=ret.associated_ref,
+                document=documents.dumps(document),
+                process_return=True,
+                currency="GBP",
+                expected_credit=sum((line.unit_price for line in lines), start=gross * 0),
+            )
+        )
     ReturnUnit.objects.bulk_create(units)
     postings.create_ready(made, now=now)
     return size

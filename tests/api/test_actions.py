@@ -16,10 +16,18 @@ HR = "hr-api-1"
 
 @pytest.fixture
 def hr_return(workspace):
-    return apply(workspace.connections["happy-returns"], opened(HR, [
-        unit("a", "HF-FTW-CHL-BRN-08", "100.00", "20.00"),
-        unit("b", "HF-ACC-BNE-RIB-MUS", "18.33", "3.67"),
-    ], order="1011", email="siobhan.oconnell@example.com"))  # fmt: skip
+    return apply(
+        workspace.connections["happy-returns"],
+        opened(
+            HR,
+            [
+                unit("a", "HF-FTW-CHL-BRN-08", "100.00", "20.00"),
+                unit("b", "HF-ACC-BNE-RIB-MUS", "18.33", "3.67"),
+            ],
+            order="1011",
+            email="siobhan.oconnell@example.com",
+        ),
+    )
 
 
 def _url(ret, unit_obj, verb):
@@ -36,8 +44,9 @@ def test_warehouse_receives_and_grades_and_the_return_posts(hr_return, api_clien
     assert client.post(_url(hr_return, first, "receive")).status_code == 200  # twice is fine
 
     for unit_obj in (first, second):
-        response = client.post(_url(hr_return, unit_obj, "grade"), {"disposition": "sellable"},
-                               format="json")  # fmt: skip
+        response = client.post(
+            _url(hr_return, unit_obj, "grade"), {"disposition": "sellable"}, format="json"
+        )
         assert response.status_code == 200, response.content
         assert response.json()["khaos_return_reason"] == 3
 
@@ -54,8 +63,9 @@ def test_only_the_warehouse_grades(hr_return, api_client_for, role):
     unit_obj = hr_return.units.first()
     client = api_client_for(role)
     assert client.post(_url(hr_return, unit_obj, "receive")).status_code == 403
-    grade = client.post(_url(hr_return, unit_obj, "grade"), {"disposition": "sellable"},
-                        format="json")  # fmt: skip
+    grade = client.post(
+        _url(hr_return, unit_obj, "grade"), {"disposition": "sellable"}, format="json"
+    )
     assert grade.status_code == 403
 
 
@@ -63,23 +73,32 @@ def test_grading_needs_a_disposition_and_a_live_unit(hr_return, api_client_for, 
     client = api_client_for("warehouse")
     unit_obj = hr_return.units.first()
     assert client.post(_url(hr_return, unit_obj, "grade"), {}, format="json").status_code == 400
-    other = apply(workspace.connections["happy-returns"],
-                  opened("hr-other", [unit("z", "HF-TEE-ORG-WHT-M", "24.99", "5.00")]))  # fmt: skip
-    assert client.post(_url(hr_return, other.units.get(), "grade"),
-                       {"disposition": "sellable"}, format="json").status_code == 404  # fmt: skip
+    other = apply(
+        workspace.connections["happy-returns"],
+        opened("hr-other", [unit("z", "HF-TEE-ORG-WHT-M", "24.99", "5.00")]),
+    )
+    assert (
+        client.post(
+            _url(hr_return, other.units.get(), "grade"), {"disposition": "sellable"}, format="json"
+        ).status_code
+        == 404
+    )
     from tests.engine_events import cancelled
 
     apply(workspace.connections["happy-returns"], cancelled(HR))
-    gone = client.post(_url(hr_return, unit_obj, "grade"), {"disposition": "sellable"},
-                       format="json")  # fmt: skip
+    gone = client.post(
+        _url(hr_return, unit_obj, "grade"), {"disposition": "sellable"}, format="json"
+    )
     assert gone.status_code == 409
     assert "cancelled" in gone.json()["error"]
 
 
 @pytest.fixture
 def unknown_sku_case(workspace):
-    ret = apply(workspace.connections["loop"], opened("L-API", [
-        unit("1", "RAINJKT-STONE-XL", "50.00", "10.00")], order="2001"))  # fmt: skip
+    ret = apply(
+        workspace.connections["loop"],
+        opened("L-API", [unit("1", "RAINJKT-STONE-XL", "50.00", "10.00")], order="2001"),
+    )
     return ret.exceptions.get(kind="unknown_sku")
 
 
@@ -101,8 +120,13 @@ def test_resolving_while_the_cause_remains_is_refused(unknown_sku_case, api_clie
 
 def test_retry_moves_the_return_on_once_the_data_is_right(unknown_sku_case, api_client_for):
     # A row written without signals (a bulk load, say): retry picks it up.
-    SkuMapping.objects.bulk_create([SkuMapping(platform="loop", platform_sku="RAINJKT-STONE-XL",
-                                               stock_code="HF-OUT-RNC-STN-L")])  # fmt: skip
+    SkuMapping.objects.bulk_create(
+        [
+            SkuMapping(
+                platform="loop", platform_sku="RAINJKT-STONE-XL", stock_code="HF-OUT-RNC-STN-L"
+            )
+        ]
+    )
     response = api_client_for("data").post(f"/api/v1/exceptions/{unknown_sku_case.pk}/retry/")
     assert response.status_code == 200
     assert response.json()["status"] == "resolved"
@@ -125,11 +149,23 @@ def test_ignore_needs_a_note_and_does_not_reopen(unknown_sku_case, api_client_fo
 def test_finance_approves_a_value_mismatch_through_the_api(workspace, api_client_for):
     ret = apply_together(
         workspace.connections["reveni"],
-        opened("RVN-API", [unit("r", "HF-KNT-MCR-OAT-M", "49.17", "8.36", discount="7.38",
-                                reason="not_as_described")], order="1023",
-               email="charlotte.pemberton@example.com"),
+        opened(
+            "RVN-API",
+            [
+                unit(
+                    "r",
+                    "HF-KNT-MCR-OAT-M",
+                    "49.17",
+                    "8.36",
+                    discount="7.38",
+                    reason="not_as_described",
+                )
+            ],
+            order="1023",
+            email="charlotte.pemberton@example.com",
+        ),
         refunded("RVN-API", "48.15"),
-    )  # fmt: skip
+    )
     url = f"/api/v1/returns/{ret.pk}/approve-value/"
     assert api_client_for("warehouse").post(url, {}, format="json").status_code == 403
     response = api_client_for("finance").post(url, {"note": "Agreed with Reveni"}, format="json")
@@ -156,9 +192,16 @@ def test_exception_and_posting_lists_do_not_grow_queries_with_rows(workspace, ap
 
 def test_grading_a_unit_whose_return_has_posted_is_a_409_with_the_reason(workspace, api_client_for):
     rb = workspace.connections["rebound"]
-    ret = apply_together(rb, opened("RB-API", [unit("1", "HF-ACC-SCF-LAM-GRY", "35.00")],
-                                    order="1043", email="catherine.doyle@example.com"),
-                         graded("RB-API", "1", "restocked"))  # fmt: skip
+    ret = apply_together(
+        rb,
+        opened(
+            "RB-API",
+            [unit("1", "HF-ACC-SCF-LAM-GRY", "35.00")],
+            order="1043",
+            email="catherine.doyle@example.com",
+        ),
+        graded("RB-API", "1", "restocked"),
+    )
     document = ret.postings.get().document
     unit_obj = ret.units.get()
     response = api_client_for("warehouse").post(

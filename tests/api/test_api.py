@@ -21,10 +21,12 @@ def _returns(n, **kwargs):
 def test_returns_filters(api_client_for):
     loop = factories.PlatformConnectionFactory(platform="loop")
     swap = factories.PlatformConnectionFactory(platform="swap")
-    a = factories.ReturnFactory(connection=loop, external_id="5001", order_ref="1001",
-                                customer_email="a@example.com")  # fmt: skip
-    b = factories.ReturnFactory(connection=swap, external_id="40012", order_ref="1031",
-                                state="received")  # fmt: skip
+    a = factories.ReturnFactory(
+        connection=loop, external_id="5001", order_ref="1001", customer_email="a@example.com"
+    )
+    b = factories.ReturnFactory(
+        connection=swap, external_id="40012", order_ref="1031", state="received"
+    )
     client = api_client_for("cx")
 
     def ids(**params):
@@ -107,10 +109,15 @@ def test_mapping_tables_use_the_csv_field_names(api_client_for):
 
     bad = client.post(
         "/api/v1/mappings/dispositions/",
-        {"platform": "myspace", "disposition": "x", "stock_action": "restock",
-         "khaos_return_reason_id": 99, "site_id": 1},
+        {
+            "platform": "myspace",
+            "disposition": "x",
+            "stock_action": "restock",
+            "khaos_return_reason_id": 99,
+            "site_id": 1,
+        },
         format="json",
-    )  # fmt: skip
+    )
     assert bad.status_code == 400
     assert set(bad.json()) == {"platform", "khaos_return_reason_id"}
     assert KhaosReturnReason.objects.count() == 1
@@ -171,9 +178,15 @@ def test_openapi_schema_and_docs(client, role_users):
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     for path in [
-        "/api/v1/returns/", "/api/v1/returns/{id}/", "/api/v1/exceptions/", "/api/v1/postings/",
-        "/api/v1/mappings/skus/", "/api/v1/mappings/reasons/", "/api/v1/mappings/dispositions/",
-        "/api/v1/mappings/customers/", "/api/v1/khaos/return-reasons/",
-    ]:  # fmt: skip
+        "/api/v1/returns/",
+        "/api/v1/returns/{id}/",
+        "/api/v1/exceptions/",
+        "/api/v1/postings/",
+        "/api/v1/mappings/skus/",
+        "/api/v1/mappings/reasons/",
+        "/api/v1/mappings/dispositions/",
+        "/api/v1/mappings/customers/",
+        "/api/v1/khaos/return-reasons/",
+    ]:
         assert path in paths
     assert client.get("/api/docs/").status_code == 200

@@ -18,9 +18,13 @@ pytestmark = pytest.mark.django_db
 
 def _delivery(connection, body, status=InboxStatus.RECEIVED, topic="return.created", key="k"):
     return InboxDelivery.objects.create(
-        connection=connection, source="webhook", topic=topic, dedup_key=key, body=body,
+        connection=connection,
+        source="webhook",
+        topic=topic,
+        dedup_key=key,
+        body=body,
         status=status,
-    )  # fmt: skip
+    )
 
 
 def test_processing_twice_changes_nothing_the_second_time(loop_connection):

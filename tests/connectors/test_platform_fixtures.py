@@ -12,8 +12,13 @@ from tests.conftest import FIXTURES
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
-FOLDERS = {"loop": "loop", "happy-returns": "happy_returns", "reveni": "reveni", "swap": "swap",
-           "rebound": "rebound"}  # fmt: skip
+FOLDERS = {
+    "loop": "loop",
+    "happy-returns": "happy_returns",
+    "reveni": "reveni",
+    "swap": "swap",
+    "rebound": "rebound",
+}
 
 
 def send(live_server, connection, path):
@@ -21,10 +26,13 @@ def send(live_server, connection, path):
     signature = registry.get(connection.platform).signature_for(connection.options)
     return httpx.post(
         f"{live_server.url}/webhooks/{connection.platform}/{connection.slug}/",
-        content=body, timeout=30,
-        headers={"Content-Type": "application/json",
-                 signature.header: signature.compute(connection.webhook_secret, body)},
-    )  # fmt: skip
+        content=body,
+        timeout=30,
+        headers={
+            "Content-Type": "application/json",
+            signature.header: signature.compute(connection.webhook_secret, body),
+        },
+    )
 
 
 def replay(live_server, workspace, platform):
@@ -43,13 +51,18 @@ def posting(ref):
 
 
 def items(ref):
-    return [(i["SKU"], i["Quantity"], i["ReturnReason"]["ID"], i["UnitPrice"]["Gross"])
-            for i in posting(ref).payload["ReturnedItems"]]  # fmt: skip
+    return [
+        (i["SKU"], i["Quantity"], i["ReturnReason"]["ID"], i["UnitPrice"]["Gross"])
+        for i in posting(ref).payload["ReturnedItems"]
+    ]
 
 
 def open_cases(ref):
-    return sorted(ExceptionCase.objects.filter(return_ref__associated_ref=ref, status="open")
-                  .values_list("kind", "owner"))  # fmt: skip
+    return sorted(
+        ExceptionCase.objects.filter(return_ref__associated_ref=ref, status="open").values_list(
+            "kind", "owner"
+        )
+    )
 
 
 def test_loop(live_server, workspace):
@@ -58,8 +71,10 @@ def test_loop(live_server, workspace):
     assert items("LOOP-5001") == [("HF-TEE-ORG-WHT-M", 2, "3", Decimal("29.99"))]
     assert posting("LOOP-5002-X").payload["Items"][0]["SKU"] == "HF-KNT-MCR-NVY-L"
     assert not Posting.objects.filter(associated_ref="LOOP-5002").exists()  # not graded yet
-    assert items("LOOP-5003") == [("HF-ACC-SCK-3PK-MIX", 1, "7", Decimal("18.00")),
-                                  ("HF-ACC-BNE-RIB-MUS", 1, "8", Decimal("22.00"))]  # fmt: skip
+    assert items("LOOP-5003") == [
+        ("HF-ACC-SCK-3PK-MIX", 1, "7", Decimal("18.00")),
+        ("HF-ACC-BNE-RIB-MUS", 1, "8", Decimal("22.00")),
+    ]
     assert posting("LOOP-5004").state == "held"
     assert open_cases("LOOP-5004") == [("value_mismatch", "finance")]
 
@@ -69,8 +84,10 @@ def test_happy_returns(live_server, workspace, client, role_users):
     ref = "HR-3f6c2a9e-8b1d-4c57-9e0a-6d2b7f41c8a5"
     ret = Return.objects.get(associated_ref=ref)
     assert (ret.state, ret.money_state, ret.refunded_amount) == (
-        "in_transit", "refunded", Decimal("141.99"),
-    )  # fmt: skip
+        "in_transit",
+        "refunded",
+        Decimal("141.99"),
+    )
     # Refunded at first scan in March 2025 and never arrived: long past the 21 days.
     assert not ret.postings.exists()
     assert open_cases(ref) == [("units_not_arrived", "warehouse")]
@@ -85,8 +102,10 @@ def test_happy_returns(live_server, workspace, client, role_users):
     for unit in ret.units.all():
         url = f"/api/v1/returns/{ret.pk}/units/{unit.pk}/grade/"
         assert client.post(url, {"disposition": "sellable"}, "application/json").status_code == 200
-    assert items(ref) == [("HF-FTW-CHL-BRN-08", 1, "3", Decimal("120.00")),
-                          ("HF-ACC-BNE-RIB-MUS", 1, "3", Decimal("22.00"))]  # fmt: skip
+    assert items(ref) == [
+        ("HF-FTW-CHL-BRN-08", 1, "3", Decimal("120.00")),
+        ("HF-ACC-BNE-RIB-MUS", 1, "3", Decimal("22.00")),
+    ]
     assert posting(ref).payload["URN"] == "WEB10241"
     assert posting(ref).expected_credit == Decimal("142.00")
 
@@ -96,8 +115,10 @@ def test_reveni(live_server, workspace):
     ref = "REV-RVN-20250304-0007"
     doc = posting(ref).payload
     assert doc["ProcessReturn"] is False and doc["URN"] == "WEB10251"
-    assert items(ref) == [("HF-DRS-WRP-SAG-10", 1, "2", Decimal("89.00")),
-                          ("HF-KID-HOD-RED-0708", 1, "1", Decimal("24.00"))]  # fmt: skip
+    assert items(ref) == [
+        ("HF-DRS-WRP-SAG-10", 1, "2", Decimal("89.00")),
+        ("HF-KID-HOD-RED-0708", 1, "1", Decimal("24.00")),
+    ]
     assert Return.objects.get(associated_ref=ref).units.filter(state="graded").count() == 2
     assert Posting.objects.filter(return_ref__associated_ref=ref).count() == 1
     held = Return.objects.get(order_ref="1022")
@@ -124,8 +145,10 @@ def test_swap(live_server, workspace):
     assert posting("SWAP-40012").payload["ExchangeItems"] == []
     assert not Posting.objects.filter(associated_ref="SWAP-40013-X").exists()
     assert open_cases("SWAP-40013") == [("exchange_unavailable", "cx")] * 3
-    assert items("SWAP-40014") == [("HF-ACC-SCF-LAM-GRY", 1, "3", Decimal("35.00")),
-                                   ("HF-KID-PDL-YEL-0506", 1, "3", Decimal("32.00"))]  # fmt: skip
+    assert items("SWAP-40014") == [
+        ("HF-ACC-SCF-LAM-GRY", 1, "3", Decimal("35.00")),
+        ("HF-KID-PDL-YEL-0506", 1, "3", Decimal("32.00")),
+    ]
     liability = StoreCreditLiability.objects.get()
     assert (liability.reference, liability.amount) == ("HFC-7H3K-9QPX", Decimal("67.00"))
     assert Return.objects.get(external_id="40015").state == "cancelled"
@@ -133,8 +156,10 @@ def test_swap(live_server, workspace):
 
 def test_rebound(live_server, workspace):
     replay(live_server, workspace, "rebound")
-    assert items("RB-884512") == [("HF-KNT-MCR-OAT-M", 1, "3", Decimal("59.00")),
-                                  ("HF-FTW-CHL-BRN-08", 1, "3", Decimal("120.00"))]  # fmt: skip
+    assert items("RB-884512") == [
+        ("HF-KNT-MCR-OAT-M", 1, "3", Decimal("59.00")),
+        ("HF-FTW-CHL-BRN-08", 1, "3", Decimal("120.00")),
+    ]
     assert posting("RB-884512").expected_credit == Decimal("179.00")
     assert posting("RB-884513").state == "held"
     assert open_cases("RB-884513") == [("unmapped_disposition", "warehouse")]

@@ -28,9 +28,12 @@ UNTIL = datetime(2025, 3, 10, tzinfo=UTC)
 
 def connection(platform, **kwargs):
     return factories.PlatformConnectionFactory(
-        platform=platform, slug=f"poll-{platform}", base_url=f"https://{platform}.example.com",
-        api_key="key-123", **kwargs,
-    )  # fmt: skip
+        platform=platform,
+        slug=f"poll-{platform}",
+        base_url=f"https://{platform}.example.com",
+        api_key="key-123",
+        **kwargs,
+    )
 
 
 def no_sleep():
@@ -43,11 +46,18 @@ def test_loop_pages_through_the_list_with_its_cursor():
     conn = connection("loop")
     first = fixture_json("loop/01_return_created_5001.json")
     second = fixture_json("loop/04_return_created_5002_exchange_in_stock.json")
-    listing = respx.get("https://loop.example.com/warehouse/return/list").mock(side_effect=[
-        httpx.Response(200, json={"returns": [first], "nextPageUrl":
-                                  "https://loop.example.com/warehouse/return/list?cursor=abc"}),
-        httpx.Response(200, json={"returns": [second], "nextPageUrl": None}),
-    ])  # fmt: skip
+    listing = respx.get("https://loop.example.com/warehouse/return/list").mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "returns": [first],
+                    "nextPageUrl": "https://loop.example.com/warehouse/return/list?cursor=abc",
+                },
+            ),
+            httpx.Response(200, json={"returns": [second], "nextPageUrl": None}),
+        ]
+    )
     _waits, sleep = no_sleep()
     changes = list(LoopClient(conn, sleep=sleep).changes(SINCE, UNTIL))
     assert [p["id"] for _, p in changes] == ["5001", "5002"]
@@ -62,10 +72,12 @@ def test_loop_pages_through_the_list_with_its_cursor():
 @respx.mock
 def test_429_waits_as_retry_after_says_then_succeeds():
     conn = connection("loop")
-    respx.get("https://loop.example.com/warehouse/return/list").mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "7"}),
-        httpx.Response(200, json={"returns": [], "nextPageUrl": None}),
-    ])  # fmt: skip
+    respx.get("https://loop.example.com/warehouse/return/list").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "7"}),
+            httpx.Response(200, json={"returns": [], "nextPageUrl": None}),
+        ]
+    )
     waits, sleep = no_sleep()
     assert list(LoopClient(conn, sleep=sleep).changes(SINCE, UNTIL)) == []
     assert 7.0 in waits
@@ -97,11 +109,14 @@ def test_happy_returns_reads_how_long_to_wait_from_the_body(workspace):
     conn.base_url, conn.api_key = "https://hr.example.com", "hr-key"
     conn.save()
     factories.ReturnFactory(connection=conn, external_id="hr1", order_ref="1011")
-    respx.get("https://hr.example.com/outbound-shipments").mock(side_effect=[
-        httpx.Response(429, text="Rate limit exceeded; retry in 1500 ms"),
-        httpx.Response(200, json={"data": [{"palletNumber": "PLT-1", "items": []}],
-                                  "meta": {"next": None}}),
-    ])  # fmt: skip
+    respx.get("https://hr.example.com/outbound-shipments").mock(
+        side_effect=[
+            httpx.Response(429, text="Rate limit exceeded; retry in 1500 ms"),
+            httpx.Response(
+                200, json={"data": [{"palletNumber": "PLT-1", "items": []}], "meta": {"next": None}}
+            ),
+        ]
+    )
     items = fixture_json("happy_returns/02_return_asn_1011_dropped_off.json")["items"]
     lookup = respx.get("https://hr.example.com/returns").mock(
         return_value=httpx.Response(200, json={"typeID": "dropped-off", "items": items})
@@ -119,9 +134,11 @@ def test_rebound_rpc_is_form_encoded_with_date_windows():
     conn = connection("rebound", options={"login": "hf"})
     ret = fixture_json("rebound/03_final_disposition_884512_restocked.json")["return"]
     search = respx.post("https://rebound.example.com/returns/search/json").mock(
-        return_value=httpx.Response(200, json={"success": {"id": [884512]}}))  # fmt: skip
+        return_value=httpx.Response(200, json={"success": {"id": [884512]}})
+    )
     respx.post("https://rebound.example.com/returns/get/json").mock(
-        return_value=httpx.Response(200, json={"success": ret}))  # fmt: skip
+        return_value=httpx.Response(200, json={"success": ret})
+    )
     ((topic, payload),) = ReboundClient(conn, sleep=lambda s: None).changes(SINCE, UNTIL)
     assert (topic, payload["return"]["id"]) == ("final_disposition", 884512)
     form = dict(x.split("=", 1) for x in search.calls[0].request.content.decode().split("&"))
@@ -130,23 +147,29 @@ def test_rebound_rpc_is_form_encoded_with_date_windows():
     assert request == {"filter": {"date_from": "2025/03/01", "date_to": "2025/03/10"}}
 
     respx.post("https://rebound.example.com/returns/search/json").mock(
-        return_value=httpx.Response(200, json={"error": {"code": 401}}))  # fmt: skip
+        return_value=httpx.Response(200, json={"error": {"code": 401}})
+    )
     with pytest.raises(PermanentFailure):
         list(ReboundClient(conn, sleep=lambda s: None).changes(SINCE, UNTIL))
 
 
 @respx.mock
-@pytest.mark.parametrize(("platform", "client", "path", "cursor"), [
-    ("reveni", ReveniClient, "/v1/returns", "cursor"),
-    ("swap", SwapClient, "/api/returns", "page_info"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("platform", "client", "path", "cursor"),
+    [
+        ("reveni", ReveniClient, "/v1/returns", "cursor"),
+        ("swap", SwapClient, "/api/returns", "page_info"),
+    ],
+)
 def test_reveni_and_swap_share_one_configurable_list_client(platform, client, path, cursor):
     conn = connection(platform, options={"store_id": "hf-uk-001"})
     ret = {"id": "R1", "return_id": "R1", "updated_at": "2025-03-05T09:00:00Z"}
-    route = respx.get(f"https://{platform}.example.com{path}").mock(side_effect=[
-        httpx.Response(200, json={"returns": [ret], "next_cursor": "n2"}),
-        httpx.Response(200, json={"returns": [], "next_cursor": None}),
-    ])  # fmt: skip
+    route = respx.get(f"https://{platform}.example.com{path}").mock(
+        side_effect=[
+            httpx.Response(200, json={"returns": [ret], "next_cursor": "n2"}),
+            httpx.Response(200, json={"returns": [], "next_cursor": None}),
+        ]
+    )
     ((topic, payload),) = client(conn, sleep=lambda s: None).changes(SINCE, UNTIL)
     assert topic == "return.updated"
     assert route.calls[1].request.url.params[cursor] == "n2"
@@ -155,7 +178,8 @@ def test_reveni_and_swap_share_one_configurable_list_client(platform, client, pa
 
     conn.options = {"api": {"path": "/v2/returns", "items_key": "data"}}
     moved = respx.get(f"https://{platform}.example.com/v2/returns").mock(
-        return_value=httpx.Response(200, json={"data": [ret]}))  # fmt: skip
+        return_value=httpx.Response(200, json={"data": [ret]})
+    )
     assert len(list(client(conn, sleep=lambda s: None).changes(SINCE, UNTIL))) == 1
     assert moved.called
 
@@ -229,8 +253,16 @@ def test_each_polling_connection_has_its_schedule_by_name():
 
     from django.core.management import call_command
 
-    call_command("set_connection", "loop", "hf-loop", "--base-url", "https://loop.example.com",
-                 "--poll-minutes", "7", stdout=StringIO())  # fmt: skip
+    call_command(
+        "set_connection",
+        "loop",
+        "hf-loop",
+        "--base-url",
+        "https://loop.example.com",
+        "--poll-minutes",
+        "7",
+        stdout=StringIO(),
+    )
     schedule = Schedule.objects.get(name="poll-hf-loop")
     assert (schedule.func, schedule.minutes) == ("connectors.polling.poll_connection", 7)
     call_command("set_connection", "loop", "hf-loop", "--poll-minutes", "3", stdout=StringIO())

@@ -62,12 +62,17 @@ def test_loop_5001_posts_once_both_units_are_graded(workspace):
         }
     ]
     assert doc["InvoiceAddress"] == {
-        "Line1": "14 Chantry Lane", "Town": "Harrogate", "Postcode": "HG1 4PQ",
-        "Telephone": "+44 7700 900123", "Country": {"Code": "GB"},
-    }  # fmt: skip
+        "Line1": "14 Chantry Lane",
+        "Town": "Harrogate",
+        "Postcode": "HG1 4PQ",
+        "Telephone": "+44 7700 900123",
+        "Country": {"Code": "GB"},
+    }
     assert doc["InvoiceContact"] == {
-        "Forename": "Eleanor", "Surname": "Whitfield", "Email": "eleanor.whitfield@example.com",
-    }  # fmt: skip
+        "Forename": "Eleanor",
+        "Surname": "Whitfield",
+        "Email": "eleanor.whitfield@example.com",
+    }
     assert doc["CreatedDate"] == "2025-03-03T09:14:22"  # 09:14Z is GMT in March
     assert '"Gross":29.99' in posting.document  # an exact JSON number, never a float
     ret.refresh_from_db()
@@ -109,9 +114,15 @@ def test_loop_5002_exchange_order_at_request_then_return_at_grading(workspace, r
     assert doc["Header"]["CustomData"] == "LOOP-5002"
     assert doc["Header"]["DeliveryCharge"] == {"Gross": 0}
     assert doc["Items"] == [
-        {"SKU": "HF-KNT-MCR-NVY-L", "Mapping": "StockCode", "Quantity": 1,
-         "UnitPrice": {"Gross": 0}, "ExtendedDescription": [], "ImportRef": "66012"},
-    ]  # fmt: skip
+        {
+            "SKU": "HF-KNT-MCR-NVY-L",
+            "Mapping": "StockCode",
+            "Quantity": 1,
+            "UnitPrice": {"Gross": 0},
+            "ExtendedDescription": [],
+            "ImportRef": "66012",
+        },
+    ]
     assert not ret.postings.filter(kind="return").exists()
 
     unit = ret.units.get()
@@ -152,8 +163,12 @@ def test_loop_5004_value_mismatch_holds_until_finance_approves(workspace, role_u
 
     case = ret.exceptions.get()
     assert (case.kind, case.owner, case.status) == ("value_mismatch", "finance", "open")
-    assert case.details == {"settled": "149.00", "expected": "126.65", "difference": "+22.35",
-                            "currency": "GBP"}  # fmt: skip
+    assert case.details == {
+        "settled": "149.00",
+        "expected": "126.65",
+        "difference": "+22.35",
+        "currency": "GBP",
+    }
     posting = ret.postings.get()
     assert (posting.state, posting.document) == (PostingState.HELD, "")
     assert ret.units.get().product.stock_code == "HF-OUT-RNC-STN-M"  # only through the mapping
@@ -164,11 +179,16 @@ def test_loop_5004_value_mismatch_holds_until_finance_approves(workspace, role_u
     case.refresh_from_db()
     assert posting.state == PostingState.READY
     assert posting.payload["ReturnedItems"] == [
-        {"SKU": "HF-OUT-RNC-STN-M", "Mapping": [{"Mapping": "StockCode"}], "Quantity": 1,
-         "ReturnReason": {"ID": "3"}, "UnitPrice": {"Gross": Decimal("126.65")},
-         "ExtendedDescription": [],
-         "SourceReturnReference": {"SourceOrder": {"AssociatedRef": "1004"}}},
-    ]  # fmt: skip
+        {
+            "SKU": "HF-OUT-RNC-STN-M",
+            "Mapping": [{"Mapping": "StockCode"}],
+            "Quantity": 1,
+            "ReturnReason": {"ID": "3"},
+            "UnitPrice": {"Gross": Decimal("126.65")},
+            "ExtendedDescription": [],
+            "SourceReturnReference": {"SourceOrder": {"AssociatedRef": "1004"}},
+        },
+    ]
     assert (case.status, case.resolved_by) == ("resolved", role_users["finance"])
 
 

@@ -18,10 +18,14 @@ pytestmark = pytest.mark.django_db
 def _posted(workspace, rid="RB-D1"):
     return apply_together(
         workspace.connections["rebound"],
-        opened(rid, [unit("1", "HF-ACC-SCF-LAM-GRY", "35.00")], order="1043",
-               email="catherine.doyle@example.com"),
+        opened(
+            rid,
+            [unit("1", "HF-ACC-SCF-LAM-GRY", "35.00")],
+            order="1043",
+            email="catherine.doyle@example.com",
+        ),
         graded(rid, "1", "restocked"),
-    )  # fmt: skip
+    )
 
 
 def test_a_posting_unconfirmed_after_its_deadline_is_a_finance_exception(workspace):
@@ -44,8 +48,9 @@ def test_handling_fee_and_refunded_shipping_follow_the_connection(workspace):
     loop.credit_refunded_shipping = True
     loop.save()
     event = opened("L-FEE", [unit("1", "HF-TEE-ORG-WHT-M", "24.99", "5.00")], order="1")
-    event = type(event)(**{**event.__dict__, "handling_fee": Decimal("3.00"),
-                           "shipping_refunded": Decimal("4.95")})  # fmt: skip
+    event = type(event)(
+        **{**event.__dict__, "handling_fee": Decimal("3.00"), "shipping_refunded": Decimal("4.95")}
+    )
     ret = apply_together(loop, event)
     assert value.expected_credit(ret, list(ret.units.all())) == Decimal("31.94")
 
@@ -73,16 +78,25 @@ def test_a_mapping_row_added_in_the_admin_releases_what_it_held(
 ):
     ret = apply_together(
         workspace.connections["reveni"],
-        opened("RVN-ADM", [unit("1", "HF-TEE-ORG-WHT-M", "24.99", "5.00", reason="lost_interest")],
-               order="1050", email="fiona.macleod@example.com"),
+        opened(
+            "RVN-ADM",
+            [unit("1", "HF-TEE-ORG-WHT-M", "24.99", "5.00", reason="lost_interest")],
+            order="1050",
+            email="fiona.macleod@example.com",
+        ),
         refunded("RVN-ADM", "29.99"),
-    )  # fmt: skip
+    )
     assert ret.postings.get().state == "held"
     client.force_login(role_users["admin"])
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("admin:returns_hub_reasonmapping_add"), {
-            "platform": "reveni", "reason": "lost_interest", "khaos_return_reason": 1,
-        })  # fmt: skip
+        response = client.post(
+            reverse("admin:returns_hub_reasonmapping_add"),
+            {
+                "platform": "reveni",
+                "reason": "lost_interest",
+                "khaos_return_reason": 1,
+            },
+        )
     assert response.status_code == 302
     assert ret.postings.get().state == "ready"
     assert ret.postings.get().payload["ReturnedItems"][0]["ReturnReason"] == {"ID": "1"}

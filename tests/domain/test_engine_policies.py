@@ -34,10 +34,15 @@ pytestmark = pytest.mark.django_db
 
 def items(posting):
     return [
-        (i["SKU"], i["Quantity"], i["ReturnReason"]["ID"], i["UnitPrice"]["Gross"],
-         i["SourceReturnReference"]["SourceOrder"]["AssociatedRef"])
+        (
+            i["SKU"],
+            i["Quantity"],
+            i["ReturnReason"]["ID"],
+            i["UnitPrice"]["Gross"],
+            i["SourceReturnReference"]["SourceOrder"]["AssociatedRef"],
+        )
         for i in posting.payload["ReturnedItems"]
-    ]  # fmt: skip
+    ]
 
 
 def open_kinds(ret):
@@ -60,8 +65,13 @@ def test_refund_at_first_scan_is_recorded_not_posted(workspace):
 
 def test_happy_returns_posts_once_the_warehouse_grades_both_units(workspace, role_users):
     hr = workspace.connections["happy-returns"]
-    ret = apply(hr, hr_1011(), in_transit(HR_ID), refunded(HR_ID, "141.99"),
-                shipment(HR_ID, "PLT-MK-000482", "a1d4", "e58b"))  # fmt: skip
+    ret = apply(
+        hr,
+        hr_1011(),
+        in_transit(HR_ID),
+        refunded(HR_ID, "141.99"),
+        shipment(HR_ID, "PLT-MK-000482", "a1d4", "e58b"),
+    )
     assert set(ret.units.values_list("shipment__reference", flat=True)) == {"PLT-MK-000482"}
 
     boot, beanie = ret.units.order_by("id")
@@ -84,10 +94,15 @@ def test_happy_returns_posts_once_the_warehouse_grades_both_units(workspace, rol
 
 def test_unknown_and_deleted_skus_hold_for_the_data_team(workspace):
     hr = workspace.connections["happy-returns"]
-    event = opened("hr-1012", [
-        unit("u1", "HF-TEE-ORG-GRN-M", "24.99", "5.00", barcode="5061234299999"),
-        unit("u2", "HF-DNM-SLM-IND-3632", "65.83", "13.17"),
-    ], order="1012", email="marcus.adeyemi@example.net")  # fmt: skip
+    event = opened(
+        "hr-1012",
+        [
+            unit("u1", "HF-TEE-ORG-GRN-M", "24.99", "5.00", barcode="5061234299999"),
+            unit("u2", "HF-DNM-SLM-IND-3632", "65.83", "13.17"),
+        ],
+        order="1012",
+        email="marcus.adeyemi@example.net",
+    )
     ret = apply(hr, event)
 
     assert open_kinds(ret) == [("inactive_sku", "data"), ("unknown_sku", "data")]
@@ -102,8 +117,11 @@ def test_unknown_and_deleted_skus_hold_for_the_data_team(workspace):
 
 def test_expired_return_posts_nothing_and_raises_nothing(workspace):
     hr = workspace.connections["happy-returns"]
-    ret = apply(hr, opened("hr-1013", [unit("u1", "HF-TEE-ORG-WHT-M", "24.99", "5.00")],
-                           order="1013"), expired("hr-1013"))  # fmt: skip
+    ret = apply(
+        hr,
+        opened("hr-1013", [unit("u1", "HF-TEE-ORG-WHT-M", "24.99", "5.00")], order="1013"),
+        expired("hr-1013"),
+    )
     assert (ret.state, ret.money_state) == ("expired", "none")
     assert set(ret.units.values_list("state", flat=True)) == {"cancelled"}
     assert not Posting.objects.exists() and not ExceptionCase.objects.exists()
@@ -152,17 +170,24 @@ def test_unmapped_reason_holds_until_the_row_is_added(
     reveni = workspace.connections["reveni"]
     ret = apply_together(
         reveni,
-        opened("RVN-1022", [unit(f"rvi_f0#{i}", "HF-KID-HOD-RED-0910", "24.00",
-                                 reason="arrived_too_late") for i in (1, 2)],
-               order="1022", email="daniel.okafor@example.org"),
+        opened(
+            "RVN-1022",
+            [
+                unit(f"rvi_f0#{i}", "HF-KID-HOD-RED-0910", "24.00", reason="arrived_too_late")
+                for i in (1, 2)
+            ],
+            order="1022",
+            email="daniel.okafor@example.org",
+        ),
         refunded("RVN-1022", "48.00"),
-    )  # fmt: skip
+    )
     assert open_kinds(ret) == [("unmapped_reason", "data")]
     assert ret.postings.get().state == PostingState.HELD
 
     with django_capture_on_commit_callbacks(execute=True):
-        ReasonMapping.objects.create(platform="reveni", reason="arrived_too_late",
-                                     khaos_return_reason_id=1)  # fmt: skip
+        ReasonMapping.objects.create(
+            platform="reveni", reason="arrived_too_late", khaos_return_reason_id=1
+        )
 
     posting = ret.postings.get()
     assert posting.state == PostingState.READY
@@ -175,11 +200,23 @@ def test_refund_below_the_expected_credit_is_a_value_mismatch(workspace):
     reveni = workspace.connections["reveni"]
     ret = apply_together(
         reveni,
-        opened("RVN-1023", [unit("rvi_88", "HF-KNT-MCR-OAT-M", "49.17", "8.36", discount="7.38",
-                                 reason="not_as_described")],
-               order="1023", email="charlotte.pemberton@example.com"),
+        opened(
+            "RVN-1023",
+            [
+                unit(
+                    "rvi_88",
+                    "HF-KNT-MCR-OAT-M",
+                    "49.17",
+                    "8.36",
+                    discount="7.38",
+                    reason="not_as_described",
+                )
+            ],
+            order="1023",
+            email="charlotte.pemberton@example.com",
+        ),
         refunded("RVN-1023", "48.15"),
-    )  # fmt: skip
+    )
     case = ret.exceptions.get()
     assert (case.kind, case.owner) == ("value_mismatch", "finance")
     assert case.details["expected"] == "50.15"
@@ -189,9 +226,15 @@ def test_refund_below_the_expected_credit_is_a_value_mismatch(workspace):
 
 def test_cancelled_before_refund_posts_nothing(workspace):
     reveni = workspace.connections["reveni"]
-    ret = apply(reveni, opened("RVN-1024", [unit("x", "HF-TEE-ORG-WHT-M", "24.99", "5.00",
-                                                reason="changed_mind")], order="1024"),
-                cancelled("RVN-1024"))  # fmt: skip
+    ret = apply(
+        reveni,
+        opened(
+            "RVN-1024",
+            [unit("x", "HF-TEE-ORG-WHT-M", "24.99", "5.00", reason="changed_mind")],
+            order="1024",
+        ),
+        cancelled("RVN-1024"),
+    )
     assert (ret.state, ret.money_state) == ("cancelled", "none")
     assert not Posting.objects.exists()
 
@@ -201,14 +244,20 @@ def test_cancelled_before_refund_posts_nothing(workspace):
 
 def test_rebound_never_acts_on_the_first_notice(workspace):
     rb = workspace.connections["rebound"]
-    units = [unit("884512:0#1", "HF-KNT-MCR-OAT-M", "59.00", reason="Too big"),
-             unit("884512:1#1", "HF-FTW-CHL-BRN-08", "120.00", reason="Too small")]  # fmt: skip
-    ret = apply(rb, opened("884512", units, order="1041", email="catherine.doyle@example.com"),
-                received("884512"))  # fmt: skip
+    units = [
+        unit("884512:0#1", "HF-KNT-MCR-OAT-M", "59.00", reason="Too big"),
+        unit("884512:1#1", "HF-FTW-CHL-BRN-08", "120.00", reason="Too small"),
+    ]
+    ret = apply(
+        rb,
+        opened("884512", units, order="1041", email="catherine.doyle@example.com"),
+        received("884512"),
+    )
     assert ret.state == "received" and not Posting.objects.exists()
 
-    ret = apply_together(rb, graded("884512", "884512:0#1", "restocked"),
-                         graded("884512", "884512:1#1", "restocked"))  # fmt: skip
+    ret = apply_together(
+        rb, graded("884512", "884512:0#1", "restocked"), graded("884512", "884512:1#1", "restocked")
+    )
     posting = ret.postings.get()
     assert items(posting) == [
         ("HF-KNT-MCR-OAT-M", 1, "3", Decimal("59.00"), "1041"),
@@ -222,13 +271,20 @@ def test_unmapped_disposition_holds_the_whole_posting_and_is_never_sellable(work
     rb = workspace.connections["rebound"]
     ret = apply_together(
         rb,
-        opened("884513", [unit("t#1", "HF-TEE-ORG-WHT-L", "29.99"),
-                          unit("t#2", "HF-TEE-ORG-WHT-L", "29.99"),
-                          unit("j#1", "HF-DNM-SLM-IND-3032", "79.00")],
-               order="1042", email="imran.hussain@example.com"),
-        graded("884513", "t#1", "quarantined"), graded("884513", "t#2", "quarantined"),
+        opened(
+            "884513",
+            [
+                unit("t#1", "HF-TEE-ORG-WHT-L", "29.99"),
+                unit("t#2", "HF-TEE-ORG-WHT-L", "29.99"),
+                unit("j#1", "HF-DNM-SLM-IND-3032", "79.00"),
+            ],
+            order="1042",
+            email="imran.hussain@example.com",
+        ),
+        graded("884513", "t#1", "quarantined"),
+        graded("884513", "t#2", "quarantined"),
         graded("884513", "j#1", "repair"),
-    )  # fmt: skip
+    )
     assert open_kinds(ret) == [("unmapped_disposition", "warehouse")]
     assert ret.postings.get().state == PostingState.HELD
     jean = ret.units.get(external_id="j#1")
@@ -242,10 +298,13 @@ def test_cancellation_withdraws_a_held_posting_and_closes_its_exceptions(workspa
     reveni = workspace.connections["reveni"]
     ret = apply_together(
         reveni,
-        opened("RVN-1030", [unit("r1", "HF-TEE-ORG-WHT-M", "24.99", "5.00",
-                                 reason="arrived_too_late")], order="1030"),
+        opened(
+            "RVN-1030",
+            [unit("r1", "HF-TEE-ORG-WHT-M", "24.99", "5.00", reason="arrived_too_late")],
+            order="1030",
+        ),
         refunded("RVN-1030", "29.99"),
-    )  # fmt: skip
+    )
     assert ret.postings.get().state == PostingState.HELD
 
     ret = apply(reveni, cancelled("RVN-1030"))
@@ -264,10 +323,14 @@ def test_unknown_customer_holds_until_the_channel_has_a_default_urn(
     rb = workspace.connections["rebound"]
     ret = apply_together(
         rb,
-        opened("884514", [unit("s#1", "HF-ACC-SCF-LAM-GRY", "35.00")], order="1043",
-               email="zoe.fairbanks@example.net"),
+        opened(
+            "884514",
+            [unit("s#1", "HF-ACC-SCF-LAM-GRY", "35.00")],
+            order="1043",
+            email="zoe.fairbanks@example.net",
+        ),
         graded("884514", "s#1", "restocked"),
-    )  # fmt: skip
+    )
     assert open_kinds(ret) == [("unknown_customer", "cx")]
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -284,10 +347,14 @@ def test_a_renamed_stock_code_is_followed_through_its_stock_id(workspace):
     rb = workspace.connections["rebound"]
     ret = apply_together(
         rb,
-        opened("884515", [unit("b#1", "HF-CHELSEA-BRN-9", "120.00")], order="1044",
-               email="will.ashdown@example.org"),
+        opened(
+            "884515",
+            [unit("b#1", "HF-CHELSEA-BRN-9", "120.00")],
+            order="1044",
+            email="will.ashdown@example.org",
+        ),
         graded("884515", "b#1", "restocked"),
-    )  # fmt: skip
+    )
     assert items(ret.postings.get()) == [("HF-FTW-CHL-BRN-09", 1, "3", Decimal("120.00"), "1044")]
 
 
@@ -295,8 +362,12 @@ def test_missing_source_order_is_a_cx_exception(workspace):
     rb = workspace.connections["rebound"]
     ret = apply_together(
         rb,
-        opened("884516", [unit("b#1", "HF-ACC-SCF-LAM-GRY", "35.00")], order="",
-               email="catherine.doyle@example.com"),
+        opened(
+            "884516",
+            [unit("b#1", "HF-ACC-SCF-LAM-GRY", "35.00")],
+            order="",
+            email="catherine.doyle@example.com",
+        ),
         graded("884516", "b#1", "restocked"),
-    )  # fmt: skip
+    )
     assert open_kinds(ret) == [("missing_source_order", "cx")]

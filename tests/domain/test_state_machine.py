@@ -35,8 +35,11 @@ def test_allowed_return_transitions(current, target, role_users):
     assert ret.state == target
     entry = ret.timeline.get()
     assert (entry.from_state, entry.to_state, entry.cause, entry.actor) == (
-        current, target, "user", role_users["warehouse"],
-    )  # fmt: skip
+        current,
+        target,
+        "user",
+        role_users["warehouse"],
+    )
 
 
 @pytest.mark.parametrize(("current", "target"), ALLOWED_MONEY)
@@ -81,9 +84,15 @@ def test_forbidden_return_transitions_are_refused_and_not_recorded(field, curren
 
 @pytest.mark.parametrize(
     ("current", "target"),
-    [("graded", "received"), ("received", "in_transit"), ("cancelled", "received"),
-     ("not_returned", "graded"), ("received", "cancelled"), ("graded", "expected")],
-)  # fmt: skip
+    [
+        ("graded", "received"),
+        ("received", "in_transit"),
+        ("cancelled", "received"),
+        ("not_returned", "graded"),
+        ("received", "cancelled"),
+        ("graded", "expected"),
+    ],
+)
 def test_forbidden_unit_transitions(current, target):
     unit = factories.ReturnUnitFactory(state=current)
     with pytest.raises(IllegalTransition):

@@ -29,10 +29,18 @@ def run(*args, **kwargs) -> str:
 
 def test_set_connection_creates_then_updates_and_never_prints_secrets():
     output = run(
-        "set_connection", "loop", "hf-loop", "--webhook-secret", "whsec_0123456789abcdef",
-        "--api-key", "loop-key-0123456789", "--base-url", "https://api.loopreturns.com/api/v1",
-        "--poll-minutes", "10",
-    )  # fmt: skip
+        "set_connection",
+        "loop",
+        "hf-loop",
+        "--webhook-secret",
+        "whsec_0123456789abcdef",
+        "--api-key",
+        "loop-key-0123456789",
+        "--base-url",
+        "https://api.loopreturns.com/api/v1",
+        "--poll-minutes",
+        "10",
+    )
     assert "Created Loop Returns connection 'hf-loop'" in output
     assert "whsec_0123456789abcdef" not in output and "cdef" in output
     connection = PlatformConnection.objects.get(slug="hf-loop")
@@ -102,8 +110,10 @@ def test_import_mappings_previews_then_applies(tmp_path):
     assert "unchanged 18" in run("import_mappings", "disposition_mappings", path, "--apply")
 
     bad = tmp_path / "bad.csv"
-    bad.write_text("platform,disposition,stock_action,khaos_return_reason_id,site_id\n"
-                   "loop,shelf,restock,99,1\n")  # fmt: skip
+    bad.write_text(
+        "platform,disposition,stock_action,khaos_return_reason_id,site_id\n"
+        "loop,shelf,restock,99,1\n"
+    )
     with pytest.raises(CommandError, match="nothing was imported"):
         run("import_mappings", "disposition_mappings", str(bad), "--apply")
     assert DispositionMapping.objects.count() == 18
@@ -134,6 +144,7 @@ def test_load_demo_loads_the_workspace_once():
     from django.contrib.auth import get_user_model
 
     assert set(
-        get_user_model().objects.filter(groups__name__in=["finance", "warehouse", "cx", "data"])
+        get_user_model()
+        .objects.filter(groups__name__in=["finance", "warehouse", "cx", "data"])
         .values_list("username", flat=True)
-    ) == {"finance", "warehouse", "cx", "data"}  # fmt: skip
+    ) == {"finance", "warehouse", "cx", "data"}

@@ -6,9 +6,14 @@ from config.logs import JsonFormatter, logging_config
 
 def test_json_lines_carry_extra_fields_and_exceptions():
     record = logging.makeLogRecord(
-        {"name": "hub", "levelname": "WARNING", "msg": "signature rejected %s", "args": ("x",),
-         "connection": "hf-loop"}
-    )  # fmt: skip
+        {
+            "name": "hub",
+            "levelname": "WARNING",
+            "msg": "signature rejected %s",
+            "args": ("x",),
+            "connection": "hf-loop",
+        }
+    )
     line = json.loads(JsonFormatter().format(record))
     assert line["msg"] == "signature rejected x"
     assert line["connection"] == "hf-loop"

@@ -25,8 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--format", default="JSON", choices=["JSON", "XML"], type=str.upper)
         parser.add_argument("--every", type=float, default=15.0, help="seconds between cycles")
         parser.add_argument("--once", action="store_true", help="one cycle, then stop")
-        parser.add_argument("--push-master", action="store_true",
-                            help="push the product master and stock levels first")  # fmt: skip
+        parser.add_argument(
+            "--push-master",
+            action="store_true",
+            help="push the product master and stock levels first",
+        )
         parser.add_argument("--credit-notes", type=Path, help="write the credit note CSV here")
         parser.add_argument("--lost-rate", type=float, default=0.0)
         parser.add_argument("--error-rate", type=float, default=0.0)
@@ -35,11 +38,22 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args, **opts):
-        faults = Faults(lost_rate=opts["lost_rate"], error_rate=opts["error_rate"],
-                        slow_seconds=opts["slow"], repeat_pushes=opts["repeat_pushes"],
-                        seed=opts["seed"])  # fmt: skip
-        sim = KhaosSimulator(opts["url"], opts["channel"], opts["username"], opts["password"],
-                             demo.demo_state(), fmt=opts["format"], faults=faults)  # fmt: skip
+        faults = Faults(
+            lost_rate=opts["lost_rate"],
+            error_rate=opts["error_rate"],
+            slow_seconds=opts["slow"],
+            repeat_pushes=opts["repeat_pushes"],
+            seed=opts["seed"],
+        )
+        sim = KhaosSimulator(
+            opts["url"],
+            opts["channel"],
+            opts["username"],
+            opts["password"],
+            demo.demo_state(),
+            fmt=opts["format"],
+            faults=faults,
+        )
         self._wait_for_hub(opts["url"])
         sim.load_config()
         if opts["push_master"]:

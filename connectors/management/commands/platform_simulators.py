@@ -25,15 +25,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         knobs = Knobs(
-            duplicates=opts["duplicates"], out_of_order=opts["out_of_order"],
-            bad_signature_rate=opts["bad_signature_rate"], outage=opts["outage"],
-        )  # fmt: skip
+            duplicates=opts["duplicates"],
+            out_of_order=opts["out_of_order"],
+            bad_signature_rate=opts["bad_signature_rate"],
+            outage=opts["outage"],
+        )
         running = []
         for connection in PlatformConnection.objects.filter(slug__startswith="demo-", enabled=True):
             sim = simulators.for_connection(
-                connection, opts["url"], secret=connection.webhook_secret,
-                api_key=connection.api_key, knobs=knobs,
-            )  # fmt: skip
+                connection,
+                opts["url"],
+                secret=connection.webhook_secret,
+                api_key=connection.api_key,
+                knobs=knobs,
+            )
             port = urlsplit(connection.base_url).port or 0
             self.stdout.write(f"{connection.platform} simulator on {sim.serve(port)}")
             running.append(sim)

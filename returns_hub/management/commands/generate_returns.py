@@ -28,6 +28,11 @@ class Command(BaseCommand):
             return
         prefix = f"{opts['prefix']}{existing}-"
         with tqdm(total=count, unit="return", file=self.stderr, mininterval=1) as bar:
-            made = generate(connection, count, prefix=prefix, batch=opts["batch"],
-                            progress=lambda done: bar.update(done - bar.n))  # fmt: skip
+            made = generate(
+                connection,
+                count,
+                prefix=prefix,
+                batch=opts["batch"],
+                progress=lambda done: bar.update(done - bar.n),
+            )
         self.stdout.write(f"Made {made} returns; {existing + made} on {connection.slug}")

@@ -39,10 +39,15 @@ class Command(BaseCommand):
 
     def _channel(self):
         call_command(
-            "set_khaos_channel", "demo", username="khaos",
-            password=os.environ.get("DEMO_KHAOS_PASSWORD", "khaos-demo"), site_id=1,
-            sales_source="Web", company_class="Retail", stdout=self.stdout,
-        )  # fmt: skip
+            "set_khaos_channel",
+            "demo",
+            username="khaos",
+            password=os.environ.get("DEMO_KHAOS_PASSWORD", "khaos-demo"),
+            site_id=1,
+            sales_source="Web",
+            company_class="Retail",
+            stdout=self.stdout,
+        )
 
     def _connections(self):
         for offset, spec in enumerate(platforms.all_specs()):
@@ -50,12 +55,16 @@ class Command(BaseCommand):
             if PlatformConnection.objects.filter(slug=slug).exists():
                 continue
             call_command(
-                "set_connection", platform, slug,
+                "set_connection",
+                platform,
+                slug,
                 webhook_secret=f"demo-{platform}-webhook-secret",
                 api_key=f"demo-{platform}-api-key",
-                base_url=f"http://127.0.0.1:{port}", poll_minutes=5, channel="demo",
+                base_url=f"http://127.0.0.1:{port}",
+                poll_minutes=5,
+                channel="demo",
                 stdout=self.stdout,
-            )  # fmt: skip
+            )
 
     def _products(self):
         for name in ("stock_upload_previous.json", "stock_upload.json"):
@@ -67,8 +76,9 @@ class Command(BaseCommand):
 
     def _mappings(self):
         for table, name in MAPPING_FILES:
-            call_command("import_mappings", table, str(DEMO_DIR / name), apply=True,
-                         stdout=self.stdout)  # fmt: skip
+            call_command(
+                "import_mappings", table, str(DEMO_DIR / name), apply=True, stdout=self.stdout
+            )
 
     def _returns(self):
         """Graded returns ready for Khaos, so the simulator has something to import."""
