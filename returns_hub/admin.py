@@ -135,10 +135,25 @@ class PlatformConnectionForm(forms.ModelForm):
     class Meta:
         model = models.PlatformConnection
         fields = [
-            "platform", "slug", "name", "enabled", "khaos_channel", "new_webhook_secret",
-            "new_api_key", "base_url", "poll_minutes", "posting_policy", "value_tolerance",
-            "credit_refunded_shipping", "credit_handling_fee", "options",
-        ]  # fmt: skip
+            "platform",
+            "slug",
+            "name",
+            "enabled",
+            "khaos_channel",
+            "new_webhook_secret",
+            "new_api_key",
+            "base_url",
+            "poll_minutes",
+            "posting_policy",
+            "currency",
+            "time_zone",
+            "value_tolerance",
+            "settlement_wait_hours",
+            "units_not_arrived_days",
+            "credit_refunded_shipping",
+            "credit_handling_fee",
+            "options",
+        ]
 
     def save(self, commit=True):
         if self.cleaned_data.get("new_webhook_secret"):

@@ -56,6 +56,45 @@ def test_set_connection_creates_then_updates_and_never_prints_secrets():
     assert PlatformConnection.objects.count() == 1
 
 
+def test_set_connection_sets_currency_time_zone_and_options():
+    output = run(
+        "set_connection",
+        "happy-returns",
+        "hf-hr",
+        "--currency",
+        "eur",
+        "--time-zone",
+        "Europe/Dublin",
+        "--option",
+        "signature_encoding=base64",
+        "--option",
+        "auth=jwt",
+    )
+    assert "currency EUR, time zone Europe/Dublin" in output
+    connection = PlatformConnection.objects.get(slug="hf-hr")
+    assert (connection.currency, connection.time_zone) == ("EUR", "Europe/Dublin")
+    assert connection.options == {"signature_encoding": "base64", "auth": "jwt"}
+
+    run("set_connection", "happy-returns", "hf-hr", "--option", "auth=")
+    connection.refresh_from_db()
+    assert connection.options == {"signature_encoding": "base64"}  # the others kept
+    assert connection.currency == "EUR"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--time-zone", "Mars/Olympus"], "not a time zone name"),
+        (["--currency", "pounds"], "ISO 4217"),
+        (["--option", "novalue"], "KEY=VALUE"),
+    ],
+)
+def test_set_connection_refuses_a_bad_currency_zone_or_option(args, message):
+    with pytest.raises(CommandError, match=message):
+        run("set_connection", "rebound", "hf-rb", *args)
+    assert not PlatformConnection.objects.filter(slug="hf-rb").exists()
+
+
 @pytest.mark.parametrize(
     ("platform", "policy"),
     [

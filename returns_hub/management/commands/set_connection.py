@@ -28,6 +28,19 @@ class Command(BaseCommand):
             help="days after a refund before units not yet arrived are units_not_arrived "
             "(default 21)",
         )
+        parser.add_argument(
+            "--currency", help="ISO 4217 code for returns whose platform sends none (GBP)"
+        )
+        parser.add_argument(
+            "--time-zone", help="how to read the platform's times without a zone (Europe/London)"
+        )
+        parser.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a platform option (repeatable), e.g. auth=jwt; KEY= removes it",
+        )
         parser.add_argument("--disabled", action="store_true", help="accept nothing from it")
         parser.add_argument("--policy", help="override the platform's default posting policy")
         parser.add_argument("--channel", help="Khaos channel slug (default: the only one)")
@@ -65,6 +78,11 @@ class Command(BaseCommand):
             if opts["units_not_arrived_days"] < 1:
                 raise CommandError("--units-not-arrived-days must be 1 or more")
             connection.units_not_arrived_days = opts["units_not_arrived_days"]
+        if opts["currency"] is not None:
+            connection.currency = opts["currency"].strip().upper()
+        if opts["time_zone"] is not None:
+            connection.time_zone = opts["time_zone"].strip()
+        connection.options = self._options(dict(connection.options or {}), opts["option"])
         if opts["policy"]:
             connection.posting_policy = opts["policy"]
         connection.enabled = not opts["disabled"]
@@ -79,10 +97,23 @@ class Command(BaseCommand):
             f"{'enabled' if connection.enabled else 'disabled'}, "
             f"policy {connection.posting_policy}, "
             f"settlement wait {connection.settlement_wait}h, "
+            f"currency {connection.currency}, time zone {connection.time_zone}, "
             f"webhook secret {connection.webhook_secret_masked or '(none)'}, "
             f"API key {connection.api_key_masked or '(none)'}, "
             f"webhook URL /webhooks/{spec.slug}/{slug}/"
         )
+
+    @staticmethod
+    def _options(options: dict, pairs: list[str]) -> dict:
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise CommandError(f"--option takes KEY=VALUE, got {pair!r}")
+            if value:
+                options[key.strip()] = value
+            else:
+                options.pop(key.strip(), None)
+        return options
 
     def _channel(self, slug, current):
         if slug:
