@@ -1,4 +1,10 @@
-"""Swap Commerce, simulated: enveloped webhooks in minor units, and the return list."""
+"""Swap Commerce, simulated: enveloped webhooks in minor units, and the return list.
+
+Its webhooks are signed as the connection's ``auth`` option says (see
+connectors/swap/webhooks.py): by default a fresh HS256 JWT in ``Authorization``
+bound to the body, or with ``"auth": "hmac"`` the hex HMAC in ``X-Swap-Signature``;
+the engine signs with ``connector.signature_for(connection.options)``.
+"""
 
 from __future__ import annotations
 
