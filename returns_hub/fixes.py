@@ -13,6 +13,7 @@ from django.urls import reverse
 from returns_hub.choices import NON_RETURN_OUTCOMES, ExceptionKind, StockAction
 from returns_hub.models import CustomerMapping, DispositionMapping, ExceptionCase
 from returns_hub.models.mappings import normalise_email
+from returns_hub.services.khaos_documents import clean_text
 
 
 def _platform(case: ExceptionCase) -> str:
@@ -63,15 +64,43 @@ def fix_link(case: ExceptionCase) -> tuple[str, str] | None:
             initial["stock_action"] = StockAction.WRITE_OFF  # it may never restock
         return "Add disposition mapping", _add_url("dispositionmapping", initial)
     if kind in (ExceptionKind.UNKNOWN_CUSTOMER, ExceptionKind.INCOMPLETE_ADDRESS):
-        email = normalise_email(_customer_email(case))
-        # A known customer missing an address needs their row completed, not a second row.
-        row = (
-            CustomerMapping.objects.filter(email=email).only("pk").first()
-            if kind == ExceptionKind.INCOMPLETE_ADDRESS and email
-            else None
-        )
-        if row is not None:
-            url = reverse("admin:returns_hub_customermapping_change", args=[row.pk])
-            return "Edit customer mapping", url
-        return "Add customer mapping", _add_url("customermapping", {"email": email})
+        return _customer_link(case)
     return None
+
+
+def platform_customer(ret) -> dict[str, str]:
+    """The name and address parts the platform sent, as a customer row's fields: what
+    the row's form is pre-filled with (a person types only what is missing)."""
+    if ret is None:
+        return {}
+    address = ret.address if isinstance(ret.address, dict) else {}
+    parts = {
+        "name": ret.customer_name,
+        "line1": address.get("line1"),
+        "town": address.get("town"),
+        "postcode": address.get("postcode"),
+        "country": address.get("country_code"),
+    }
+    limits = {name: CustomerMapping._meta.get_field(name).max_length for name in parts}
+    cleaned = {name: clean_text(value)[: limits[name]].strip() for name, value in parts.items()}
+    return {name: value for name, value in cleaned.items() if value}
+
+
+def _customer_link(case: ExceptionCase) -> tuple[str, str]:
+    email = normalise_email(_customer_email(case))
+    ret = case.return_ref if case.return_ref_id is not None else None
+    initial = platform_customer(ret)
+    # A known customer missing an address needs their row completed, not a second row:
+    # its form fills the row's empty fields from the platform's parts.
+    row = (
+        CustomerMapping.objects.filter(email=email).only("pk").first()
+        if case.kind == ExceptionKind.INCOMPLETE_ADDRESS and email
+        else None
+    )
+    if row is not None:
+        url = reverse("admin:returns_hub_customermapping_change", args=[row.pk])
+        return "Edit customer mapping", f"{url}?{urlencode(initial)}" if initial else url
+    urn = (case.details or {}).get("urn", "")
+    return "Add customer mapping", _add_url(
+        "customermapping", {"email": email, "urn": urn, **initial}
+    )

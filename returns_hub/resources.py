@@ -117,18 +117,133 @@ class DispositionMappingResource(MappingResource):
         clean_model_instances = True  # the model refuses restocking a non-return outcome
 
 
+CUSTOMER_COLUMNS = ("email", "urn", "name", "line1", "town", "postcode", "country")
+# The column names a customer file may use, ours and Khaos's (its customer export and
+# import mapping: COMPANY_CODE is the URN, ADDRESS:COUNTRY2_CODE the ISO country code),
+# compared without case, spaces or punctuation. Earlier names win when a file has both.
+CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
+    "email": (
+        "email",
+        "emailaddress",
+        "contactemail",
+        "e-mail",
+        "contact:email",
+        "address:address_email",
+        "addressemail",
+        "invoiceemail",
+    ),
+    "urn": (
+        "urn",
+        "companycode",
+        "company_code",
+        "customercode",
+        "customerurn",
+        "accountcode",
+        "account",
+    ),
+    "name": ("name", "customername", "contactname", "company/name", "companyname", "company"),
+    "forename": ("forename", "contact:forename", "firstname", "first name"),
+    "surname": ("surname", "contact:surname", "lastname", "last name"),
+    "line1": (
+        "line1",
+        "address1",
+        "address:address1",
+        "addressline1",
+        "address 1",
+        "iaddress1",
+        "invoiceaddress1",
+    ),
+    "town": ("town", "address:town", "city", "towncity", "invoicetown", "itown"),
+    "postcode": (
+        "postcode",
+        "address:postcode",
+        "postalcode",
+        "zip",
+        "zipcode",
+        "invoicepostcode",
+        "ipostcode",
+    ),
+    "country": (
+        "country",
+        "countrycode",
+        "country2code",
+        "address:country2_code",
+        "countryname",
+        "address:country_name",
+        "invoicecountry",
+        "icountry",
+    ),
+}
+
+
+def _column_key(name) -> str:
+    return "".join(ch for ch in str(name or "").lower() if ch.isalnum())
+
+
+def customer_columns(headers) -> dict[str, list[int]]:
+    """Which of a file's columns give each of our fields, in order of preference."""
+    keys = [_column_key(header) for header in headers or []]
+    found: dict[str, list[int]] = {}
+    for field_name, aliases in CUSTOMER_ALIASES.items():
+        for alias in aliases:
+            found.setdefault(field_name, [])
+            found[field_name] += [
+                n
+                for n, key in enumerate(keys)
+                if key == _column_key(alias) and n not in found[field_name]
+            ]
+    return {name: columns for name, columns in found.items() if columns}
+
+
 class CustomerMappingResource(MappingResource):
+    """Customer rows: email → URN, and the invoice name and address used when a platform
+    sends none. Reads our own columns and Khaos's customer export (``customer_columns``);
+    a row with no email cannot match any return and is skipped."""
+
     class Meta:
         model = CustomerMapping
-        fields = ("email", "urn")
+        fields = CUSTOMER_COLUMNS
         import_id_fields = ("email",)
         skip_unchanged = True
         report_skipped = True
         clean_model_instances = True  # field validators: no control characters
 
+    def before_import(self, dataset, **kwargs):
+        """The file's columns, ours or Khaos's, as ours; other columns are not read."""
+        super().before_import(dataset, **kwargs)
+        columns = customer_columns(dataset.headers)
+        rows = [self._customer(row, columns) for row in dataset]
+        dataset.wipe()
+        # A column the file does not have is not imported: an email,urn file keeps
+        # the addresses already in the table.
+        given = set(columns) | ({"name"} if {"forename", "surname"} & set(columns) else set())
+        dataset.headers = [name for name in CUSTOMER_COLUMNS if name in given]
+        for row in rows:
+            dataset.append([row[c] for c in dataset.headers])
+
+    @staticmethod
+    def _customer(row, columns: dict[str, list[int]]) -> dict[str, str]:
+        def first(name: str) -> str:
+            for n in columns.get(name, ()):
+                value = row[n] if n < len(row) else None
+                text = "" if value is None else str(value)
+                if text.strip():
+                    return text  # as written: a control character in it is refused
+            return ""
+
+        person = " ".join(part.strip() for part in (first("forename"), first("surname")) if part)
+        values = {name: first(name) for name in CUSTOMER_COLUMNS}
+        values["name"] = person or values["name"]
+        return values
+
     def before_import_row(self, row, **kwargs):
         super().before_import_row(row, **kwargs)
         row["email"] = (row.get("email") or "").strip().lower()
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        if not row.get("email"):
+            return True  # no email: no return can ever match it
+        return super().skip_row(instance, original, row, import_validation_errors)
 
 
 # The tables in the order they load (reasons before the rows that name them),

@@ -30,6 +30,15 @@ ITEM_ELEMENTS = {
     "Barcodes": "StockBarcode",
 }
 
+# Lists of plain values written as an empty element when empty, because Khaos's tables
+# want them present (an OrderItem's ExtendedDescription is Required): <ExtendedDescription/>.
+EMPTY_WRITTEN = frozenset({"ExtendedDescription"})
+
+# A returned item's link to its sales order is an object, written as nested elements:
+# <SourceReference><SourceOrder><AssociatedRef>1001</AssociatedRef></SourceOrder>…, the
+# vendor's property table's name (SourceReturnReference, its examples' name, when the
+# channel's source_reference_key says so; see returns_hub.choices.SourceReferenceKey).
+
 # Containers whose children are list items when Khaos's XML is read.
 LIST_CONTAINERS = frozenset(
     set(ITEM_ELEMENTS)

@@ -64,6 +64,8 @@ ENGINE_KINDS = frozenset(
         K.UNITS_NOT_ARRIVED,
     }
 )
+# Open cases whose message is brought up to date when what is missing changes.
+REFRESHED = frozenset({K.INCOMPLETE_ADDRESS})
 # True statements that hold no document: the return posts regardless.
 STATEMENTS = frozenset({K.UNITS_NOT_ARRIVED})
 FINISHED = frozenset({ReturnState.CANCELLED, ReturnState.EXPIRED})
@@ -81,6 +83,7 @@ class Diagnosis:
     due: bool = False  # the return's document should be made now (held or ready)
     urn: str | None = None
     placeable: list[exchanges.Placeable] = field(default_factory=list)
+    party: khaos_documents.InvoiceParty | None = None  # the invoice address and contact
     waiting_until: datetime | None = None  # inside the settlement wait
     # Resolution that changed, to be stored: unit id → product, unit id → (reason, site).
     products: dict[int, object] = field(default_factory=dict)
@@ -149,6 +152,13 @@ def diagnose(
             found.placeable = []
         else:
             found.urn = urn
+    if found.placeable:
+        party = found.party or resolution.resolve_invoice(ret, urn=found.urn)
+        if isinstance(party, Problem):
+            found.problems += [_held_exchange(party, item.exchange) for item in found.placeable]
+            found.placeable = []
+        else:
+            found.party = party
     found.problems += _units_not_arrived(ret, live, now)
     return found
 
@@ -201,6 +211,11 @@ def _document_problems(ret, live, channel, found: Diagnosis) -> list[Problem]:
         problems.append(urn)
     else:
         found.urn = urn
+    party = resolution.resolve_invoice(ret, urn=found.urn)
+    if isinstance(party, Problem):
+        problems.append(party)
+    else:
+        found.party = party
     order = resolution.resolve_source_order(ret)
     if isinstance(order, Problem):
         problems.append(order)
@@ -317,6 +332,8 @@ def _sync_exceptions(ret: Return, problems: list[Problem], by: By) -> None:
             delivery=by.delivery,
             details=problem.details,
         )
+        if not created and case is not None and problem.kind in REFRESHED:
+            _refresh(case, problem)
         if created:
             timeline.record(
                 ret,
@@ -341,6 +358,14 @@ def _sync_exceptions(ret: Return, problems: list[Problem], by: By) -> None:
         exceptions.close(ExceptionCase.objects.filter(pk__in=[c.pk for c in stale]))
 
 
+def _refresh(case: ExceptionCase, problem: Problem) -> None:
+    """An open case whose message says what is missing follows what still is."""
+    if (case.message, case.details) != (problem.message, problem.details):
+        ExceptionCase.objects.filter(pk=case.pk, status=ExceptionStatus.OPEN).update(
+            message=problem.message, details=problem.details, updated_at=timezone.now()
+        )
+
+
 def _hold_or_post(ret, live, posting: Posting, channel, found: Diagnosis, by: By) -> None:
     holding = [p.cause_key(ret) for p in found.problems if holds_return(p)]
     if holding:
@@ -349,7 +374,12 @@ def _hold_or_post(ret, live, posting: Posting, channel, found: Diagnosis, by: By
         ).update(posting=posting)
         return
     document = khaos_documents.customer_return(
-        ret, urn=found.urn, lines=_return_lines(ret, live), process=posting.process_return
+        ret,
+        urn=found.urn,
+        lines=_return_lines(ret, live),
+        process=posting.process_return,
+        channel=channel,
+        party=found.party,
     )
     postings.make_ready(
         posting,
@@ -365,7 +395,8 @@ def _return_lines(ret: Return, live: list[ReturnUnit]) -> list[khaos_documents.R
         khaos_documents.ReturnLine(
             stock_code=unit.product.stock_code,
             reason_id=unit.khaos_return_reason_id,
-            unit_price=unit.expected_credit,
+            # No platform price: no UnitPrice, Khaos prices the line from the source order.
+            unit_price=unit.expected_credit if unit.price_known else None,
             source_order=ret.order_ref,
         )
         for unit in live

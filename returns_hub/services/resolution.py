@@ -23,6 +23,8 @@ from returns_hub.models import (
     SkuMapping,
 )
 from returns_hub.models.mappings import normalise_email
+from returns_hub.services import khaos_documents
+from returns_hub.services.khaos_documents import InvoiceParty
 
 
 @dataclass(frozen=True)
@@ -85,18 +87,25 @@ def resolve_product(platform: str, sku: str, barcode: str, *, what: str) -> Khao
             + (", and its barcode is unknown" if barcode else ", and it has no barcode")
         )
         return Problem(
-            ExceptionKind.UNKNOWN_SKU, f"{sku}|{barcode}",
-            f"{what} {label}: {detail}.", details={"sku": sku, "barcode": barcode},
-        )  # fmt: skip
+            ExceptionKind.UNKNOWN_SKU,
+            f"{sku}|{barcode}",
+            f"{what} {label}: {detail}.",
+            details={"sku": sku, "barcode": barcode},
+        )
     if not product.is_active:
         why = "deleted in Khaos" if product.deleted else "discontinued in Khaos"
         return Problem(
-            ExceptionKind.INACTIVE_SKU, product.stock_id,
+            ExceptionKind.INACTIVE_SKU,
+            product.stock_id,
             f"{what} {label} resolves to {product.stock_code} (StockID {product.stock_id}), "
             f"which is {why}.",
-            details={"sku": sku, "stock_id": product.stock_id, "stock_code": product.stock_code,
-                     "resolved_by": how},
-        )  # fmt: skip
+            details={
+                "sku": sku,
+                "stock_id": product.stock_id,
+                "stock_code": product.stock_code,
+                "resolved_by": how,
+            },
+        )
     return product
 
 
@@ -121,11 +130,13 @@ def resolve_by_disposition(ret: Return, unit: ReturnUnit) -> ReasonChoice | Prob
     )
     if row is None:
         return Problem(
-            ExceptionKind.UNMAPPED_DISPOSITION, code,
+            ExceptionKind.UNMAPPED_DISPOSITION,
+            code,
             f"Disposition {code!r} of unit {unit.external_id} ({unit.platform_sku}) is not in the "
             f"{ret.connection.platform} disposition table; the unit is not treated as sellable.",
-            unit=unit, details={"disposition": code},
-        )  # fmt: skip
+            unit=unit,
+            details={"disposition": code},
+        )
     if code in NON_RETURN_OUTCOMES:
         problem = _restocking_outcome(ret, unit, row)
         if problem is not None:
@@ -158,10 +169,12 @@ def resolve_by_reason(ret: Return, unit: ReturnUnit) -> ReasonChoice | Problem:
     )
     if row is None:
         return Problem(
-            ExceptionKind.UNMAPPED_REASON, unit.reason,
+            ExceptionKind.UNMAPPED_REASON,
+            unit.reason,
             f"Return reason {unit.reason!r} is not in the {ret.connection.platform} reason table.",
-            unit=unit, details={"reason": unit.reason},
-        )  # fmt: skip
+            unit=unit,
+            details={"reason": unit.reason},
+        )
     return ReasonChoice(row.khaos_return_reason, None)
 
 
@@ -174,17 +187,57 @@ def resolve_urn(ret: Return, channel: KhaosChannel | None) -> str | Problem:
     if channel is not None and channel.default_urn:
         return channel.default_urn
     return Problem(
-        ExceptionKind.UNKNOWN_CUSTOMER, "customer",
+        ExceptionKind.UNKNOWN_CUSTOMER,
+        "customer",
         f"Customer {email or '(no email)'} is not in the customer table and the channel has no "
         "default URN.",
         details={"email": email},
-    )  # fmt: skip
+    )
 
 
 def resolve_source_order(ret: Return) -> str | Problem:
-    if ret.order_ref:
+    if khaos_documents.clean_text(ret.order_ref):
         return ret.order_ref
     return Problem(
-        ExceptionKind.MISSING_SOURCE_ORDER, "order",
+        ExceptionKind.MISSING_SOURCE_ORDER,
+        "order",
         "The platform gave no order number, so Khaos cannot tell which sale is returned.",
-    )  # fmt: skip
+    )
+
+
+def resolve_invoice(ret: Return, *, urn: str | None = None) -> InvoiceParty | Problem:
+    """The invoice address (Line1, Town, Country) and contact (a forename or surname)
+    Khaos requires: the platform's, else the customer mapping row's. ``urn``, when
+    known, goes into the case so its fix (the customer row's form) is pre-filled."""
+    party = khaos_documents.invoice_party(ret)
+    if party.complete:
+        return party
+    email = normalise_email(ret.customer_email)
+    missing = khaos_documents.describe_missing(party.missing)
+    if not email:
+        where = "The return has no customer email to find a customer row by."
+    elif party.row is None:
+        where = f"There is no customer row for {email}: add one with the customer's address."
+    elif set(party.missing) <= set(party.row_missing):
+        where = f"The customer row for {email} has none of these either: complete it."
+    else:
+        where = (
+            f"The customer row for {email} has "
+            f"{khaos_documents.describe_missing(party.row_missing)}: complete it (an address "
+            "is taken whole from the platform or the customer row, never mixed)."
+        )
+    details = {
+        "missing": list(party.missing),
+        "email": email,
+        "address_from": party.address_from,
+        "name_from": party.name_from,
+    }
+    if urn:
+        details["urn"] = urn
+    return Problem(
+        ExceptionKind.INCOMPLETE_ADDRESS,
+        "address",
+        f"Khaos requires an invoice address (Line1, Town, Country) and a contact's forename "
+        f"or surname, and this return has {missing}. {where}",
+        details=details,
+    )

@@ -37,7 +37,7 @@ def items(posting):
             i["Quantity"],
             i["ReturnReason"]["ID"],
             i["UnitPrice"]["Gross"],
-            i["SourceReturnReference"]["SourceOrder"]["AssociatedRef"],
+            i["SourceReference"]["SourceOrder"]["AssociatedRef"],
         )
         for i in posting.payload["ReturnedItems"]
     ]

@@ -58,7 +58,7 @@ def test_loop_5001_posts_once_both_units_are_graded(workspace):
             "ReturnReason": {"ID": "3"},
             "UnitPrice": {"Gross": Decimal("29.99")},
             "ExtendedDescription": [],
-            "SourceReturnReference": {"SourceOrder": {"AssociatedRef": "1001"}},
+            "SourceReference": {"SourceOrder": {"AssociatedRef": "1001"}},
         }
     ]
     assert doc["InvoiceAddress"] == {
@@ -186,7 +186,7 @@ def test_loop_5004_value_mismatch_holds_until_finance_approves(workspace, role_u
             "ReturnReason": {"ID": "3"},
             "UnitPrice": {"Gross": Decimal("126.65")},
             "ExtendedDescription": [],
-            "SourceReturnReference": {"SourceOrder": {"AssociatedRef": "1004"}},
+            "SourceReference": {"SourceOrder": {"AssociatedRef": "1004"}},
         },
     ]
     assert (case.status, case.resolved_by) == ("resolved", role_users["finance"])

@@ -60,17 +60,18 @@ def test_reevaluation_runs_once_per_batch_however_many_rows_change(
 ):
     from django.db import transaction
 
-    from returns_hub.models import CustomerMapping
+    from returns_hub.models import SkuMapping
 
+    # (Customer rows re-evaluate only their customers' returns: test_incomplete_address.py.)
     calls = []
     monkeypatch.setattr("returns_hub.signals.async_task", lambda *a, **k: calls.append(a))
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         for n in range(5):
-            CustomerMapping.objects.create(email=f"bulk{n}@example.com", urn=f"WEB9{n}")
+            SkuMapping.objects.create(platform="loop", platform_sku=f"BULK-{n}", stock_code="X")
     assert len(calls) == 1
     task, kinds = calls[0]
     assert task == "returns_hub.tasks.reevaluate_held"
-    assert "unknown_customer" in kinds
+    assert "unknown_sku" in kinds
 
 
 def test_a_mapping_row_added_in_the_admin_releases_what_it_held(

@@ -15,7 +15,9 @@ def load_dataset(path: Path) -> tablib.Dataset:
 class Command(BaseCommand):
     help = (
         "Preview, then with --apply import, a mapping table from CSV or XLSX. "
-        f"Tables: {', '.join(MAPPING_RESOURCES)}."
+        f"Tables: {', '.join(MAPPING_RESOURCES)}. The customers table also reads Khaos's "
+        "customer export (COMPANY_CODE or URN, COMPANY_NAME, ADDRESS:ADDRESS1, ADDRESS:TOWN, "
+        "ADDRESS:POSTCODE, ADDRESS:COUNTRY2_CODE, CONTACT:EMAIL, …)."
     )
 
     def add_arguments(self, parser):
@@ -31,7 +33,8 @@ class Command(BaseCommand):
         resource = MAPPING_RESOURCES[opts["table"]]()
         result = resource.import_data(dataset, dry_run=not opts["apply"], raise_errors=False)
         problems = [
-            f"row {row.number}: {'; '.join(str(e) for errs in row.validation_error.message_dict.values() for e in errs)}"  # noqa: E501
+            f"row {row.number}: "
+            + "; ".join(str(e) for errs in row.error_dict.values() for e in errs)
             for row in result.invalid_rows
         ] + [f"row {n}: {e.error}" for n, errors in result.row_errors() for e in errors]
         totals = result.totals

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from returns_hub.choices import KhaosFormat
+from returns_hub.choices import KhaosFormat, SourceReferenceKey
 from returns_hub.models import KhaosChannel, PlatformConnection
 
 
@@ -20,6 +20,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--company-class", help="Khaos company class (name or ID) that exchange orders carry"
+        )
+        parser.add_argument(
+            "--source-reference-key",
+            choices=SourceReferenceKey.values,
+            help="the key naming a returned item's sales order: SourceReference (the vendor's "
+            "property table, the default) or SourceReturnReference (its examples)",
         )
 
     @transaction.atomic
@@ -42,6 +48,8 @@ class Command(BaseCommand):
             channel.sales_source = opts["sales_source"].strip()
         if opts["company_class"] is not None:
             channel.company_class_id = opts["company_class"].strip()
+        if opts["source_reference_key"] is not None:
+            channel.source_reference_key = opts["source_reference_key"]
         try:
             channel.full_clean()
         except Exception as exc:
@@ -58,5 +66,6 @@ class Command(BaseCommand):
             f"default URN {channel.default_urn or '(none)'}, site {channel.site_id}, "
             f"sales source {channel.sales_source or '(none)'}, "
             f"company class {channel.company_class_id or '(none)'}, "
+            f"order link {channel.source_reference_key}, "
             f"configuration file /khaos/{channel.slug}/config"
         )
