@@ -32,6 +32,11 @@ def expected_credit(ret: Return, live: list[ReturnUnit]) -> Decimal:
     return amount
 
 
+def estimated(live: list[ReturnUnit]) -> bool:
+    """Some unit's credit comes from the Khaos SellPrice: the platform gave no price."""
+    return any(u.expected_credit_estimated for u in live)
+
+
 def settlement(ret: Return) -> Decimal:
     return total([ret.refunded_amount, ret.store_credit_amount, ret.exchange_amount])
 
@@ -58,7 +63,7 @@ def mismatch(ret: Return, live: list[ReturnUnit]) -> Problem | None:
         ExceptionKind.VALUE_MISMATCH,
         f"value:{settled}",
         f"The platform settled {settled} {ret.currency} but the expected credit is "
-        f"{expected} {ret.currency} (price - discount + tax): {sign}{difference}.",
+        f"{expected} {ret.currency} ({_basis(live)}): {sign}{difference}.",
         details={
             "settled": str(settled),
             "expected": str(expected),
@@ -66,6 +71,11 @@ def mismatch(ret: Return, live: list[ReturnUnit]) -> Problem | None:
             "currency": ret.currency,
         },
     )
+
+
+def _basis(live: list[ReturnUnit]) -> str:
+    """How the expected credit was reached, said where finance reads it."""
+    return "estimated from the Khaos SellPrice" if estimated(live) else "price - discount + tax"
 
 
 @dataclass(frozen=True)
@@ -88,11 +98,12 @@ def awaiting_settlement(
     if now < until:
         return SettlementWait(until)
     expected = expected_credit(ret, live)
+    basis = f" ({_basis(live)})" if estimated(live) else ""
     return Problem(
         ExceptionKind.SETTLEMENT_MISSING,
         "settlement",
         f"Graded {hours} hour(s) ago and {ret.connection.spec.label} has reported no refund, "
         f"credit or exchange, so the value cannot be checked. Approve to post at the expected "
-        f"credit of {expected} {ret.currency}, or ignore if it is handled outside the hub.",
+        f"credit of {expected} {ret.currency}{basis}, or ignore if it is handled outside the hub.",
         details={"expected": str(expected), "currency": ret.currency, "waited_hours": hours},
     )
