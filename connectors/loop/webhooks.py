@@ -5,8 +5,17 @@ from connectors.base.signatures import HmacSignature
 
 # Triggers Loop sends (topic "return", "label", "restock", "giftcard", …).
 RETURN_TRIGGERS = frozenset({"return.created", "return.updated", "return.closed"})
+# Stored and ignored. "shipment.processed" (topic "happy.returns.shipment") carries
+# only loop_shipment_id and happy_returns_shipment_id: no return, unit, tracking
+# or date to act on (Loop's documented body, tests/fixtures/realworld/loop/).
 OTHER_TRIGGERS = frozenset(
-    {"label.created", "label.updated", "restock.requested", "giftcard.requested"}
+    {
+        "label.created",
+        "label.updated",
+        "restock.requested",
+        "giftcard.requested",
+        "shipment.processed",
+    }
 )
 
 

@@ -61,6 +61,8 @@ def test_a_later_event_adds_to_the_timeline(loop_connection):
     events = ret.timeline.filter(event_key__isnull=False).values_list("kind", flat=True)
     assert list(events) == [
         "platform_return_opened",
+        "platform_label_updated",  # the label as created
+        "platform_label_updated",  # then delivered
         "platform_units_in_transit",
         "platform_units_received",
         "platform_unit_graded",

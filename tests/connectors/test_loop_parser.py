@@ -34,13 +34,13 @@ def _kinds(name):
 
 
 def test_each_snapshot_becomes_the_facts_it_holds():
-    assert _kinds("01_return_created_5001.json") == ["ReturnOpened"]
+    assert _kinds("01_return_created_5001.json") == ["ReturnOpened", "LabelUpdated"]
     assert _kinds("02_return_updated_5001_one_unit_graded.json") == [
-        "ReturnOpened", "UnitsInTransit", "UnitsReceived", "UnitGraded",
+        "ReturnOpened", "LabelUpdated", "UnitsInTransit", "UnitsReceived", "UnitGraded",
     ]  # fmt: skip
     assert _kinds("03_return_closed_5001_both_graded_refunded.json") == [
-        "ReturnOpened", "UnitsInTransit", "UnitsReceived", "UnitGraded", "UnitGraded",
-        "RefundIssued",
+        "ReturnOpened", "LabelUpdated", "UnitsInTransit", "UnitsReceived", "UnitGraded",
+        "UnitGraded", "RefundIssued",
     ]  # fmt: skip
     assert _kinds("05_return_closed_5003_keep_item_and_donate.json") == [
         "ReturnOpened", "RefundIssued",
@@ -66,7 +66,8 @@ def test_grades_refunds_and_exchanges_in_detail():
 
 
 def test_first_return_in_detail():
-    (event,) = parse_return(fixture_json("loop/01_return_created_5001.json"))
+    event, label = parse_return(fixture_json("loop/01_return_created_5001.json"))
+    assert (label.status, label.carrier, label.tracking) == ("new", "Evri", "H01HYA0047815293")
     assert event.order_ref == "1001"
     assert event.customer_email == "eleanor.whitfield@example.com"
     assert event.customer_name == "Eleanor Whitfield"
@@ -99,7 +100,10 @@ def test_a_fact_has_the_same_key_in_every_snapshot_that_repeats_it():
     created = keys("01_return_created_5001.json")
     graded_one = keys("02_return_updated_5001_one_unit_graded.json")
     closed = keys("03_return_closed_5001_both_graded_refunded.json")
-    assert set(created) <= set(graded_one) <= set(closed)
+    # The label moved on from "new" to "delivered": a new label state, the one fact not repeated.
+    (new_label,) = [k for k in set(created) - set(graded_one)]
+    assert new_label.startswith("LabelUpdated") and ":new:" in new_label
+    assert set(graded_one) <= set(closed)
     assert len(closed) == len(graded_one) + 2  # the second grade and the refund
 
 
@@ -107,22 +111,44 @@ def test_a_fact_has_the_same_key_in_every_snapshot_that_repeats_it():
     ("change", "message"),
     [
         (lambda p: p.pop("id"), "return.id is missing"),
-        (lambda p: p.update(line_items=[]), "line_items is empty"),
-        (lambda p: p.update(line_items="nope"), "line_items must be a list"),
-        (lambda p: p["line_items"][0].update(price=24.99), "must be a decimal string"),
-        (lambda p: p["line_items"][0].update(price="24.999"), "more than two decimal places"),
-        (lambda p: p["line_items"][0].update(price="abc"), "not a decimal amount"),
-        (lambda p: p["line_items"][0].pop("line_item_id"), "line_item_id is missing"),
-        (lambda p: p.update(currency="pounds"), "ISO 4217"),
-        (lambda p: p.update(created_at="yesterday"), "not an ISO 8601"),
-        (lambda p: p["line_items"][1].update(line_item_id=9100101), "repeats a line_item_id"),
+        (lambda p: p.update(id={"a": 1}), "return.id must be text"),
+        (lambda p: p.update(id="50\n01"), "return.id contains a tab or line break"),
     ],
 )
-def test_fields_in_use_are_checked(change, message):
+def test_only_a_return_without_a_usable_id_is_refused(change, message):
     payload = fixture_json("loop/01_return_created_5001.json")
     change(payload)
     with pytest.raises(ParseError, match=message):
         parse_return(payload)
+
+
+BOTH = ["9100101", "9100102"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message", "units", "noted"),
+    [
+        # The return's own unread parts are said on every unit (or on the return).
+        (lambda p: p.update(line_items=[]), "lists no line item", [], [""]),
+        (lambda p: p.update(line_items="nope"), "line_items must be a list", [], [""]),
+        (lambda p: p.update(currency="pounds"), "ISO 4217", BOTH, BOTH),
+        (lambda p: p.update(created_at="yesterday"), "not an ISO 8601", BOTH, BOTH),
+        (lambda p: p["line_items"][0].pop("line_item_id"), "no line_item_id", BOTH[1:], BOTH[1:]),
+        (lambda p: p["line_items"][1].update(line_item_id=9100101), "repeats", BOTH[:1], BOTH[:1]),
+        # A line's unread part is said on its unit alone.
+        (lambda p: p["line_items"][0].update(price=24.99), "decimal string", BOTH, BOTH[:1]),
+        (lambda p: p["line_items"][0].update(price="24.999"), "two decimal", BOTH, BOTH[:1]),
+        (lambda p: p["line_items"][0].update(price="abc"), "not a decimal amount", BOTH, BOTH[:1]),
+    ],
+)
+def test_fields_in_use_are_checked_and_what_is_unread_is_said(change, message, units, noted):
+    payload = fixture_json("loop/01_return_created_5001.json")
+    change(payload)
+    events = parse_return(payload)
+    assert [u.external_id for u in events[0].units] == units
+    notes = [e for e in events if isinstance(e, ev.UnitGradeUnread)]
+    assert [e.unit_id for e in notes] == noted
+    assert all(message in e.note for e in notes)
 
 
 def _parse_bytes(body: bytes):
@@ -173,5 +199,9 @@ def test_any_value_in_a_used_field_gives_an_event_or_a_parse_error(field, value)
     try:
         events = parse_return(payload)
     except ParseError:
+        assert field == "id"  # only a return without a usable id is refused
         return
-    assert events[0].units
+    opened, *rest = events
+    assert isinstance(opened, ev.ReturnOpened)
+    if not opened.units:  # nothing readable: said, never silent
+        assert any(isinstance(e, ev.UnitGradeUnread) for e in rest)
