@@ -19,6 +19,13 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes": 5,
     },
+    {
+        # Grades people gave on the hub, told to their platforms (the platform outbox).
+        "name": "send-write-backs",
+        "func": "connectors.writeback.send_due",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+    },
 ]
 
 

@@ -180,6 +180,7 @@ class KhaosChannelForm(forms.ModelForm):
         fields = [
             "slug", "name", "username", "new_password", "format", "default_urn", "site_id",
             "download_frequency_minutes", "batch_size", "confirmation_days",
+            "source_reference_key",
         ]  # fmt: skip
 
     def save(self, commit=True):
@@ -191,7 +192,7 @@ class KhaosChannelForm(forms.ModelForm):
 @admin.register(models.KhaosChannel)
 class KhaosChannelAdmin(admin.ModelAdmin):
     form = KhaosChannelForm
-    list_display = ["slug", "username", "format", "default_urn", "site_id"]
+    list_display = ["slug", "username", "format", "default_urn", "site_id", "source_reference_key"]
 
 
 class ProductBarcodeInline(admin.TabularInline):
@@ -271,11 +272,49 @@ class DispositionMappingAdmin(MappingAdmin):
     list_select_related = ["khaos_return_reason"]
 
 
+class CustomerMappingForm(forms.ModelForm):
+    """A customer row. Opened from an exception's fix link, an existing row's empty
+    fields are filled in from what the platform sent (``prefill``), to be checked and saved."""
+
+    prefill: dict[str, str] = {}
+
+    class Meta:
+        model = models.CustomerMapping
+        fields = ["email", "urn", "name", "line1", "town", "postcode", "country"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.is_bound or self.instance.pk is None:
+            return  # the add form takes its initial values from the query string itself
+        for name, value in self.prefill.items():
+            if name in CUSTOMER_PREFILLED and not getattr(self.instance, name):
+                self.initial[name] = value
+
+
+# The fields a fix link may fill in on an existing row (never its email or URN).
+CUSTOMER_PREFILLED = ("name", "line1", "town", "postcode", "country")
+
+
 @admin.register(models.CustomerMapping)
 class CustomerMappingAdmin(MappingAdmin):
     resource_classes = [resources.CustomerMappingResource]
-    list_display = ["email", "urn"]
-    search_fields = ["=email", "=urn"]
+    form = CustomerMappingForm
+    list_display = ["email", "urn", "name", "line1", "town", "postcode", "country"]
+    search_fields = ["=email", "=urn", "name", "=postcode"]
+    fieldsets = [
+        (None, {"fields": ["email", "urn"]}),
+        (
+            "Invoice name and address (used when a platform sends none)",
+            {"fields": ["name", "line1", "town", "postcode", "country"]},
+        ),
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None or request.method != "GET":
+            return form
+        prefill = {name: request.GET[name] for name in CUSTOMER_PREFILLED if request.GET.get(name)}
+        return type(form.__name__, (form,), {"prefill": prefill}) if prefill else form
 
 
 @admin.register(models.InboundShipment)
@@ -307,3 +346,47 @@ class KhaosUploadAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.WriteBack)
+class WriteBackAdmin(admin.ModelAdmin):
+    """The platform outbox, read-only; data staff may send a row again now."""
+
+    list_display = [
+        "id",
+        "return_ref",
+        "connection",
+        "kind",
+        "state",
+        "attempts",
+        "last_status",
+        "next_attempt_at",
+        "sent_at",
+    ]
+    list_filter = ["state", "kind", "connection__platform", "connection"]
+    search_fields = ["=return_ref__associated_ref", "=return_ref__external_id"]
+    list_select_related = ["return_ref", "connection"]
+    readonly_fields = [f.name for f in models.WriteBack._meta.concrete_fields]
+    actions = ["send_again_now"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Send the selected write-backs again now", permissions=["retry"])
+    def send_again_now(self, request, queryset):
+        from returns_hub.services import writeback
+
+        sent = sum(writeback.retry(row, user=request.user) for row in queryset)
+        skipped = queryset.count() - sent
+        note = f" ({skipped} done, being sent or replaced: left alone)" if skipped else ""
+        self.message_user(request, f"{sent} write-back(s) queued again now{note}.")
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("returns_hub.retry_writeback")

@@ -38,6 +38,7 @@ from returns_hub.models import (
     Return,
     SkuMapping,
     StockLevel,
+    WriteBack,
 )
 from returns_hub.models.mappings import normalise_email
 
@@ -250,3 +251,16 @@ class KhaosChannelFilterSet(HubFilterSet):
     class Meta:
         model = KhaosChannel
         fields = ["slug"]
+
+
+class WriteBackFilterSet(HubFilterSet):
+    state = filters.MultipleChoiceFilter(choices=WriteBack.State.choices)
+    kind = filters.CharFilter()
+    platform = filters.ChoiceFilter(field_name="connection__platform", choices=PLATFORMS)
+    connection = filters.CharFilter(field_name="connection__slug")
+    return_id = IntegerFilter(field_name="return_ref_id", min_value=1)
+    associated_ref = filters.CharFilter(field_name="return_ref__associated_ref")
+
+    class Meta:
+        model = WriteBack
+        fields = []

@@ -76,6 +76,8 @@ MATRIX: dict[str, list[str]] = {
         "returns_hub.view_platformconnection",
         "returns_hub.change_platformconnection",
         "returns_hub.view_khaoschannel",
+        "returns_hub.view_writeback",
+        "returns_hub.retry_writeback",
         "returns_hub.resolve_exception",
         *[perm for model in MAPPING_MODELS for perm in _crud(model)],
     ],

@@ -72,6 +72,8 @@ class Connector:
     client: type | None = None
     # the platform's dialect for the simulator (a Dialect subclass)
     simulator: type | None = None
+    # tells the platform the hub's grades (a connectors.base.writeback.Writer)
+    writer: Any = None
 
     def signature_for(self, options: Mapping[str, str]) -> HmacSignature:
         return self.webhooks.signature.with_options(options)

@@ -9,15 +9,25 @@ the hub's polls from a small HTTP server on this machine.
 Knobs for the bad days: ``duplicates`` (each webhook sent twice),
 ``out_of_order`` (a tick's webhooks shuffled), ``bad_signature_rate`` (signed
 with the wrong secret), ``outage`` (the API answers 503), ``rate_limit_every``
-(every Nth API call is a 429).
+(every Nth API call is a 429), ``rate_limit_per_minute`` (calls past it in a
+minute are a 429 saying how long to wait), ``fail_next`` (the next calls answer
+these statuses, in order).
+
+The platforms' write APIs (Loop's process and flag, Happy Returns' approve) are
+answered by their dialects, which then send the platform's own follow-up webhooks
+(the refund) a moment later, as the platform's background work would (``later``;
+``drain`` waits for them).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -42,6 +52,8 @@ class SimUnit:
     tax: Decimal
     reason: str
     disposition: str = ""
+    # Decided through the platform's API (Happy Returns' approve): refunded or not.
+    approved: bool | None = None
 
     @property
     def credit(self) -> Decimal:
@@ -59,6 +71,8 @@ class SimReturn:
     step: int = 0  # index into STEPS reached so far
     ending: str = ""  # "", "cancelled" or "expired"
     updated: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Taken out of the story by a call to the platform's API (processed, flagged, approved).
+    held: bool = False
 
     @property
     def stage(self) -> str:
@@ -77,6 +91,8 @@ class Knobs:
     outage: bool = False
     rate_limit_every: int = 0
     seed: int = 11
+    rate_limit_per_minute: int = 0
+    fail_next: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -109,6 +125,10 @@ class Dialect:
     def authorised(self, headers, form: dict, api_key: str) -> bool:
         return bool(api_key) and api_key in (headers.get(self.api_key_header) or "")
 
+    def too_many(self, wait: int) -> dict:
+        """The body of a 429 past the rate limit; ``retry_after`` becomes Retry-After."""
+        return {"error": "too many requests", "retry_after": wait}
+
 
 class PlatformSimulator:
     def __init__(self, dialect: Dialect, catalogue: Catalogue, *, webhook_url: str = "",
@@ -129,6 +149,8 @@ class PlatformSimulator:
         self.lock = threading.Lock()
         self.counter = 0
         self.base_url = ""
+        self.calls_at: deque[float] = deque()  # API calls in the last minute
+        self.followers: list[threading.Thread] = []  # follow-up webhooks being sent
 
     # --- the story ---------------------------------------------------------------
 
@@ -149,7 +171,7 @@ class PlatformSimulator:
 
     def advance(self, ret: SimReturn) -> str | None:
         """Move a return one step on (or end it); the stage reached, or None if done."""
-        if ret.ending or ret.step == len(STEPS) - 1:
+        if ret.ending or ret.held or ret.step == len(STEPS) - 1:
             return None
         if ret.step == 0 and self.random.random() < 0.05:
             ret.ending = self.random.choice(["cancelled", "expired"])
@@ -204,13 +226,56 @@ class PlatformSimulator:
         with self.lock:
             self.api_calls += 1
             calls = self.api_calls
+            scripted = self.knobs.fail_next.pop(0) if self.knobs.fail_next else None
+            wait = self._throttled(time.monotonic())
         if self.knobs.outage:
             return 503, {"error": "service unavailable"}
+        if scripted:
+            return scripted, {"error": f"simulated {scripted}"}
         if self.knobs.rate_limit_every and calls % self.knobs.rate_limit_every == 0:
             return 429, {"error": "too many requests", "retry_after": 0}
+        if wait is not None:
+            return 429, self.dialect.too_many(wait)
         if not self.dialect.authorised(headers, form, self.api_key):
             return 401, {"error": "unauthorised"}
         return self.dialect.api(self, method, path, query, form)
+
+    def _throttled(self, now: float) -> int | None:
+        """Seconds to wait when this call is past the per-minute limit (under the lock)."""
+        limit = self.knobs.rate_limit_per_minute
+        if not limit:
+            return None
+        while self.calls_at and now - self.calls_at[0] >= 60:
+            self.calls_at.popleft()
+        if len(self.calls_at) >= limit:
+            return max(1, math.ceil(60 - (now - self.calls_at[0])))
+        self.calls_at.append(now)
+        return None
+
+    def later(self, bodies: list[dict]) -> None:
+        """Webhooks the platform sends on its own once it has answered a call."""
+
+        def run():
+            for body in bodies:
+                self.send(body)
+
+        thread = threading.Thread(target=run, daemon=True)
+        with self.lock:
+            self.followers.append(thread)
+        thread.start()
+
+    def drain(self, timeout: float = 30) -> None:
+        """Wait until every follow-up webhook has been sent."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                running = [t for t in self.followers if t.is_alive()]
+                self.followers = running
+            if not running:
+                return
+            running[0].join(max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                raise TimeoutError("follow-up webhooks still being sent")
 
     def serve(self, port: int = 0) -> str:
         """Start the API on 127.0.0.1; returns its base URL."""
@@ -222,12 +287,16 @@ class PlatformSimulator:
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
-                form = {k: v[-1] for k, v in parse_qs(raw).items()}
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    form = json_form(raw)
+                else:
+                    form = {k: v[-1] for k, v in parse_qs(raw).items()}
                 status, body = simulator.handle(method, parts.path, query, form, self.headers)
                 data = json.dumps(body, default=str).encode() if body is not None else b""
                 self.send_response(status)
-                if status == 429:
-                    self.send_header("Retry-After", "0")
+                wait = body.get("retry_after") if isinstance(body, dict) else None
+                if status == 429 and wait is not None:
+                    self.send_header("Retry-After", str(wait))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -267,6 +336,15 @@ class PlatformSimulator:
             if (since is None or r.updated >= since) and (until is None or r.updated <= until)
         ]
         return sorted(chosen, key=lambda r: (r.updated, r.id))  # fmt: skip
+
+
+def json_form(raw: str) -> dict:
+    """A JSON request body as the dialects read it: an object, or ``{"_invalid": why}``."""
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return {"_invalid": "the body is not JSON"}
+    return body if isinstance(body, dict) else {"_invalid": "the body must be a JSON object"}
 
 
 def parse_time(value: str | None) -> datetime | None:

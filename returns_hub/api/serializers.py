@@ -4,6 +4,7 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from returns_hub.api.rows import MAX_INTEGER, ModelCleanMixin, TableRowSerializer
+from returns_hub.choices import UnitState
 from returns_hub.fixes import fix_link
 from returns_hub.models import (
     CustomerMapping,
@@ -24,19 +25,24 @@ from returns_hub.models import (
     StockLevel,
     StoreCreditLiability,
     TimelineEntry,
+    WriteBack,
 )
 
 
 class ReturnUnitSerializer(serializers.ModelSerializer):
     expected_credit = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    expected_credit_estimated = serializers.BooleanField(
+        read_only=True, help_text="True: no platform price; estimated from the Khaos SellPrice."
+    )
     stock_code = serializers.CharField(source="product.stock_code", default="", read_only=True)
 
     class Meta:
         model = ReturnUnit
         fields = [
             "id", "external_id", "platform_sku", "barcode", "title", "price", "discount", "tax",
-            "expected_credit", "reason", "outcome", "condition", "disposition", "state",
-            "stock_code", "khaos_return_reason", "site_id", "received_at", "graded_at",
+            "expected_credit", "expected_credit_estimated", "reason", "outcome", "condition",
+            "disposition", "state", "stock_code", "khaos_return_reason", "site_id", "received_at",
+            "graded_at",
         ]  # fmt: skip
 
 
@@ -131,12 +137,22 @@ class ReturnDetailSerializer(ReturnListSerializer):
     exceptions = ExceptionSerializer(many=True, read_only=True)
     timeline = TimelineEntrySerializer(many=True, read_only=True)
     liabilities = StoreCreditLiabilitySerializer(many=True, read_only=True)
+    expected_credit_estimated = serializers.SerializerMethodField(
+        help_text="True when some unit's expected credit is estimated from the Khaos SellPrice."
+    )
 
     class Meta(ReturnListSerializer.Meta):
         fields = [
             *ReturnListSerializer.Meta.fields,
             "address", "units", "exchanges", "postings", "exceptions", "timeline", "liabilities",
+            "expected_credit_estimated",
         ]  # fmt: skip
+
+    def get_expected_credit_estimated(self, ret) -> bool:
+        # The units prefetched for the detail; cancelled ones count for nothing.
+        return any(
+            u.expected_credit_estimated for u in ret.units.all() if u.state != UnitState.CANCELLED
+        )
 
 
 # --- Mapping tables: field names are the CSV columns ---------------------------
@@ -200,9 +216,12 @@ class DispositionMappingSerializer(ModelCleanMixin, TableRowSerializer):
 
 
 class CustomerMappingSerializer(TableRowSerializer):
+    """Email → URN, with the invoice name and address used when a platform sends none
+    (each optional; ``country`` an ISO code such as GB, or the country's name)."""
+
     class Meta:
         model = CustomerMapping
-        fields = ["id", "email", "urn"]
+        fields = ["id", "email", "urn", "name", "line1", "town", "postcode", "country"]
 
     def validate_email(self, value: str) -> str:
         value = value.strip().lower()
@@ -322,6 +341,43 @@ class KhaosChannelSerializer(serializers.ModelSerializer):
             "id", "slug", "name", "username", "format", "default_urn", "site_id",
             "download_frequency_minutes", "batch_size", "confirmation_days",
         ]  # fmt: skip
+        read_only_fields = fields
+
+
+class WriteBackListSerializer(serializers.ModelSerializer):
+    """A write-back in a list: no payload, request or answer (read for the detail only)."""
+
+    connection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    platform = serializers.CharField(source="connection.platform", read_only=True)
+    return_id = serializers.IntegerField(source="return_ref_id", read_only=True)
+    associated_ref = serializers.CharField(source="return_ref.associated_ref", read_only=True)
+
+    class Meta:
+        model = WriteBack
+        fields = [
+            "id",
+            "connection",
+            "platform",
+            "return_id",
+            "associated_ref",
+            "kind",
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "last_attempt_at",
+            "last_status",
+            "last_error",
+            "created_at",
+            "sent_at",
+        ]
+        read_only_fields = fields
+
+
+class WriteBackSerializer(WriteBackListSerializer):
+    """One write-back: the hub's grades, what was last sent (never the key) and the answer."""
+
+    class Meta(WriteBackListSerializer.Meta):
+        fields = [*WriteBackListSerializer.Meta.fields, "payload", "request", "response"]
         read_only_fields = fields
 
 

@@ -22,6 +22,7 @@ router.register("khaos/channels", views.KhaosChannelViewSet, basename="khaos-cha
 router.register("khaos/uploads", views.KhaosUploadViewSet, basename="khaos-upload")
 router.register("inbox", views.InboxDeliveryViewSet, basename="inbox-delivery")
 router.register("connections", views.PlatformConnectionViewSet, basename="connection")
+router.register("write-backs", views.WriteBackViewSet, basename="write-back")
 
 
 @csrf_exempt  # a write to nowhere is 404, not a CSRF 403

@@ -27,6 +27,7 @@ from returns_hub.models import (
     SkuMapping,
     StockLevel,
     TimelineEntry,
+    WriteBack,
 )
 from returns_hub.services import actions
 
@@ -358,3 +359,20 @@ class KhaosChannelViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = KhaosChannel.objects.all()
     serializer_class = s.KhaosChannelSerializer
     filterset_class = filtersets.KhaosChannelFilterSet
+
+
+class WriteBackViewSet(viewsets.ReadOnlyModelViewSet):
+    """The platform outbox: grades told back to the platforms, with each call's state and
+    the platform's last answer; the grades, request and answer in the detail only."""
+
+    queryset = WriteBack.objects.select_related("connection", "return_ref")
+    filterset_class = filtersets.WriteBackFilterSet
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = queryset.defer("payload", "request", "response")
+        return queryset
+
+    def get_serializer_class(self):
+        return s.WriteBackListSerializer if self.action == "list" else s.WriteBackSerializer

@@ -8,6 +8,7 @@ from returns_hub.models.mappings import (
     ReasonMapping,
     SkuMapping,
 )
+from returns_hub.models.outbox import WriteBack
 from returns_hub.models.postings import Posting
 from returns_hub.models.products import KhaosProduct, ProductBarcode, StockCodeHistory, StockLevel
 from returns_hub.models.returns import (
@@ -41,4 +42,5 @@ __all__ = [
     "StockLevel",
     "StoreCreditLiability",
     "TimelineEntry",
+    "WriteBack",
 ]

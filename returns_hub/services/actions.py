@@ -27,7 +27,16 @@ from django.utils import timezone
 
 from returns_hub.choices import Cause, ExceptionKind, ExceptionStatus
 from returns_hub.models import ExceptionCase, ExchangeRequest, Return, ReturnUnit
-from returns_hub.services import engine, exceptions, exchanges, inbox, postings, timeline, units
+from returns_hub.services import (
+    engine,
+    exceptions,
+    exchanges,
+    inbox,
+    postings,
+    timeline,
+    units,
+    writeback,
+)
 from returns_hub.services.errors import ActionError
 from returns_hub.services.locks import lock_return
 from returns_hub.services.timeline import By
@@ -60,6 +69,7 @@ def grade_unit(unit: ReturnUnit, disposition: str, *, user, condition: str = "")
     message = units.grade(unit, disposition, condition, _user(user))
     timeline.record(ret, "graded_by_user", message, by=_user(user), unit=unit)
     engine.evaluate(ret, by=_user(user))
+    writeback.graded(ret, by=_user(user))  # the platform is told, once every unit is graded
     unit.refresh_from_db()
     return unit
 
@@ -208,6 +218,10 @@ def retry_exception(case: ExceptionCase, *, user) -> ExceptionCase:
     """Try again now: evaluate the return, or process the delivery again."""
     if case.kind == K.INVALID_PAYLOAD and case.delivery_id:
         inbox.requeue(case.delivery)
+        return case
+    if (row := writeback.for_exception(case)) is not None:  # a platform not told its grades
+        if not writeback.retry(row, user=user):
+            raise ActionError(f"write-back {row.pk} is {row.state}: nothing to send again")
         return case
     if case.return_ref_id is None:
         raise ActionError(f"exception {case.pk} has nothing to retry")

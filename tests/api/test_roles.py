@@ -21,6 +21,7 @@ CASES = [
     ("get", "/api/v1/connections/", None, {"data", "admin"}),
     ("get", "/api/v1/khaos/channels/", None, {"data", "admin"}),
     ("get", "/api/v1/khaos/uploads/", None, {"data", "admin"}),
+    ("get", "/api/v1/write-backs/", None, {"data", "admin"}),
     ("get", "/api/v1/mappings/skus/", None, {"finance", "data", "admin"}),
     ("get", "/api/v1/mappings/dispositions/", None, {"finance", "warehouse", "data", "admin"}),
     ("get", "/api/v1/mappings/customers/", None, {"finance", "cx", "data", "admin"}),
@@ -85,6 +86,11 @@ def test_groups_have_exactly_the_matrix(db):
         ("data", "returns_hub.view_inboxdelivery", True),
         ("finance", "returns_hub.view_inboxdelivery", False),
         ("warehouse", "returns_hub.view_posting", False),
+        ("data", "returns_hub.view_writeback", True),
+        ("data", "returns_hub.retry_writeback", True),
+        ("warehouse", "returns_hub.view_writeback", False),
+        ("finance", "returns_hub.retry_writeback", False),
+        ("cx", "returns_hub.view_writeback", False),
         ("nobody", "returns_hub.view_return", False),
     ],
 )
@@ -100,6 +106,7 @@ def test_each_team_sees_the_admin_index_with_its_own_models(client, role_users):
         client.force_login(user)
         page = client.get("/admin/").content.decode()
         assert ("Inbox deliveries" in page) is (team == "data")
+        assert ("Platform write-backs" in page) is (team == "data")
         assert ("SKU mappings" in page) is (team in ("finance", "data"))
 
 
