@@ -1,12 +1,18 @@
 """A Khaos Control Cloud stand-in that talks to the hub's channel over real HTTP.
 
 It behaves as Khaos does: reads the configuration file, polls the downloads
-with ``Sirion-Continuation`` and retries, validates every record as Khaos
-would (existing Stock Code, existing URN, known return reason, unique
-AssociatedRef, no nulls) and refuses what Khaos would refuse, raises sales
-return (SR), credit note (CN) and sales order (SO) codes, moves its own stock
-by each reason's processing type, pushes stock status and order status back,
-and exports its credit notes as the CSV finance downloads.
+with ``Sirion-Continuation`` and retries, and checks every document it downloads
+against the vendor's published property tables (``validation``: Required fields,
+types, lengths, DataItem and Price shapes, DateTime format, no nulls, ApiVersion),
+reading it with its own reader, never the hub's. A record with a problem is refused,
+not imported, and kept in ``refusals`` with every reason (and in ``state.refused``),
+for a user to retry by name (``SpecificIDs``); a document that cannot be read as a
+whole is refused whole and polled again later. Fields Khaos ignores are noted in
+``ignored``. Then Khaos's own data is checked (existing Stock Code, existing URN,
+known return reason, unique AssociatedRef). It raises sales return (SR), credit note
+(CN) and sales order (SO) codes, moves its own stock by each reason's processing
+type, pushes stock status and order status back, and exports its credit notes as the
+CSV finance downloads.
 
 Faults to rehearse the bad days: ``lost_rate`` (an answer is lost and the poll
 repeated with the old token), ``error_rate`` (the HTTP call fails and is
@@ -27,7 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import httpx
 
-from connectors.khaos import formats, schema
+from connectors.khaos import formats, schema, validation
 
 logger = logging.getLogger(__name__)
 FIRST_CONTACT = "2019-12-31 12:00:00Z"
@@ -48,6 +54,7 @@ class Product:
     stock_id: str
     stock_code: str
     tax_rate_id: str = "1"
+    sell_price: dict | None = None  # the stock item's SellPrice, a Price: {"Gross": 59.0}
 
 
 @dataclass
@@ -89,6 +96,8 @@ class KhaosState:
     orders: dict[str, str] = field(default_factory=dict)  # AssociatedRef → SO code
     credit_notes: list[CreditNote] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # AssociatedRef → why
+    # The original sales orders' prices Khaos holds: (order reference, Stock Code) → unit gross.
+    order_prices: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     duplicates_refused: int = 0
     counters: dict[str, int] = field(default_factory=lambda: {"SR": 7000, "CN": 10400, "SO": 2100})
 
@@ -102,23 +111,53 @@ class RecordRefused(ValueError):
     pass
 
 
-def _has_null(value) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, dict):
-        return any(_has_null(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_null(v) for v in value)
-    return False
+@dataclass
+class Refusal:
+    """A download Khaos did not import, and why (every problem found)."""
+
+    endpoint: str  # CReturnDownload, OrderDownload, or config
+    ref: str  # the record's AssociatedRef; "" when the whole document was refused
+    problems: list[str]
+
+
+class ConfigRefused(ValueError):
+    """The channel's configuration file breaks the vendor's rules: Khaos cannot use it."""
+
+
+# Each download: the continuation token it keeps, and where a record's AssociatedRef is.
+DOWNLOAD_TOKENS = {"CReturnDownload": "returns", "OrderDownload": "orders"}
+
+
+def _ref(record, endpoint: str) -> str:
+    if not isinstance(record, dict):
+        return ""
+    holder = record if endpoint == "CReturnDownload" else record.get("Header")
+    ref = holder.get("AssociatedRef") if isinstance(holder, dict) else None
+    return ref.strip() if isinstance(ref, str) else ""
 
 
 class KhaosSimulator:
-    def __init__(self, base_url: str, slug: str, username: str, password: str, state: KhaosState,
-                 *, fmt: str = "JSON", faults: Faults | None = None,
-                 client: httpx.Client | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        slug: str,
+        username: str,
+        password: str,
+        state: KhaosState,
+        *,
+        fmt: str = "JSON",
+        faults: Faults | None = None,
+        client: httpx.Client | None = None,
+        source_reference_key: str = "SourceReference",
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.slug = slug
         self.fmt = fmt
+        # Which key this Khaos reads a returned item's order link under: the property
+        # table's SourceReference, or the README examples' SourceReturnReference.
+        self.source_reference_key = source_reference_key
+        self.refusals: list[Refusal] = []  # every refusal, in order, with its reasons
+        self.ignored: dict[str, list[str]] = {}  # AssociatedRef → fields Khaos ignored
         self.state = state
         self.faults = faults or Faults()
         self.random = random.Random(self.faults.seed)
@@ -126,7 +165,7 @@ class KhaosSimulator:
         self.auth = (username, password)
         self.urls: dict[str, str] = {}
         self.tokens: dict[str, str] = {"returns": FIRST_CONTACT, "orders": FIRST_CONTACT}
-        self.failed: set[str] = set()
+        self.failed: dict[str, set[str]] = {endpoint: set() for endpoint in DOWNLOAD_TOKENS}
         self._changed: set[str] = set()  # Stock Codes whose levels moved since the last push
 
     # --- HTTP with Khaos's patience -----------------------------------------------
@@ -153,17 +192,26 @@ class KhaosSimulator:
         response = self._call("GET", f"{self.base_url}/khaos/{self.slug}/config",
                               params={"format": self.fmt.lower()})  # fmt: skip
         response.raise_for_status()
-        document = formats.read(response.content, self.fmt)
-        config = document.get("EndpointConfig", document)
-        self.urls = {name: entry["URL"] for name, entry in config.items()}
+        result = validation.check_config(response.content, fmt=self.fmt)
+        if not result.ok:
+            self._refuse("config", "", result.messages)
+            raise ConfigRefused(
+                "Khaos cannot use the configuration file: " + "; ".join(result.messages)
+            )
+        self.urls = {
+            name: entry["URL"]
+            for name, entry in result.document.items()
+            if isinstance(entry, dict) and "URL" in entry
+        }
         return self.urls
 
     # --- downloads ----------------------------------------------------------------
 
-    def _download(
-        self, endpoint: str, key: str, specific: list[str] | None = None
-    ) -> list[dict] | None:
-        """One page; None when the answer was lost on the way (a fault)."""
+    def _download(self, endpoint: str, specific: list[str] | None = None) -> list[tuple] | None:
+        """One page, checked against the vendor's tables: (index, record, problems, ignored)
+        for each record; [] when the document was refused whole; None when the answer was
+        lost on the way (a fault)."""
+        key = DOWNLOAD_TOKENS[endpoint]
         headers = {"Sirion-Continuation": self.tokens[key]}
         if specific:
             headers["SpecificIDs"] = '"' + ",".join(specific) + '"'
@@ -173,44 +221,99 @@ class KhaosSimulator:
         response.raise_for_status()
         if not specific and self.random.random() < self.faults.lost_rate:
             return None  # the answer never arrived: the next poll repeats the old token
+        result = validation.check_download(
+            response.content, endpoint, fmt=self.fmt, source_reference_key=self.source_reference_key
+        )
+        _, list_key = validation.DOWNLOADS[endpoint]
+        whole = [p.text for p in result.problems if p.record(list_key) is None]
+        if whole:
+            # Nothing in it is imported and the token is kept: Khaos asks for it again.
+            self._refuse(endpoint, "", whole)
+            return []
+        self.state.refused.pop(f"{endpoint} document", None)
         if not specific:
             self.tokens[key] = response.headers.get("Sirion-Continuation", self.tokens[key])
-        document = formats.read(response.content, self.fmt)
-        records = document.get("Returns" if key == "returns" else "Orders") or []
-        return records if isinstance(records, list) else [records]
+        page = []
+        for index, record in enumerate(validation.records(result, endpoint)):
+            problems = [p.text for p in result.problems if p.record(list_key) == index]
+            ignored = [p.text for p in result.ignored if p.record(list_key) == index]
+            page.append((index, record, problems, ignored))
+        return page
 
     def poll_returns(self, *, max_polls: int = 100) -> int:
         """Poll until a page comes back empty; returns how many were imported."""
-        return self._poll("CReturnDownload", "returns", self._import_return, max_polls)
+        return self._poll("CReturnDownload", self._import_return, max_polls)
 
-    def _poll(self, endpoint, key, importer, max_polls: int) -> int:
+    def _poll(self, endpoint, importer, max_polls: int) -> int:
         imported = 0
         for _ in range(max_polls):
-            page = self._download(endpoint, key)
+            page = self._download(endpoint)
             if page is None:
                 continue  # lost: poll again with the token Khaos still holds
             if not page:
                 break
-            imported += sum(importer(record) for record in page)
+            imported += sum(importer(*entry) for entry in page)
         return imported
 
     def poll_orders(self, *, max_polls: int = 100) -> int:
-        return self._poll("OrderDownload", "orders", self._import_order, max_polls)
+        return self._poll("OrderDownload", self._import_order, max_polls)
 
     def retry_failed(self) -> int:
         """A Khaos user retries the failed imports: SpecificIDs names them."""
-        refs = sorted(self.failed)
-        if not refs:
-            return 0
-        page = self._download("CReturnDownload", "returns", specific=refs) or []
-        return sum(self._import_return(record) for record in page)
+        imported = 0
+        for endpoint, importer in (
+            ("CReturnDownload", self._import_return),
+            ("OrderDownload", self._import_order),
+        ):
+            refs = sorted(self.failed[endpoint])
+            if refs:
+                page = self._download(endpoint, specific=refs) or []
+                imported += sum(importer(*entry) for entry in page)
+        return imported
 
     # --- validation and import as Khaos does it ---------------------------------------
 
-    def _refuse(self, ref: str, why: str) -> bool:
-        self.state.refused[ref] = why
-        self.failed.add(ref)
+    def _refuse(self, endpoint: str, ref: str, problems: list[str], *, where: str = "") -> bool:
+        """Record a refusal: under the record's ref (retried by name), else under ``where``
+        (a record without a usable ref) or the endpoint (the whole document)."""
+        self.refusals.append(Refusal(endpoint, ref, list(problems)))
+        label = ref or where or f"{endpoint} document"
+        self.state.refused[label] = "; ".join(problems)
+        if ref and endpoint in self.failed:
+            self.failed[endpoint].add(ref)
+        logger.warning(
+            "Khaos refused %s %s: %s",
+            endpoint,
+            label,
+            "; ".join(problems),
+            extra={"endpoint": endpoint, "ref": ref, "problems": problems},
+        )
         return False
+
+    def _checked(self, endpoint: str, index: int, record, problems, ignored) -> str | None:
+        """The record's AssociatedRef when it may be imported; None when it is refused or
+        is a second import of a ref (Khaos refuses those; counted)."""
+        ref = _ref(record, endpoint)
+        imported = self.state.returns if endpoint == "CReturnDownload" else self.state.orders
+        if ref and ref in imported:
+            self.state.duplicates_refused += 1
+            return None
+        if ignored:
+            self.ignored[ref or f"{endpoint}[{index}]"] = ignored
+            logger.warning(
+                "Khaos ignored fields of %s: %s",
+                ref,
+                "; ".join(ignored),
+                extra={"endpoint": endpoint, "ref": ref, "ignored": ignored},
+            )
+        if problems:
+            self._refuse(endpoint, ref, problems, where=f"{endpoint} record {index}")
+            return None
+        return ref
+
+    def _imported(self, endpoint: str, ref: str) -> None:
+        self.failed[endpoint].discard(ref)
+        self.state.refused.pop(ref, None)
 
     def _check_item(self, item: dict, *, reason_needed: bool) -> Product:
         code = item.get("SKU", "")
@@ -224,35 +327,48 @@ class KhaosSimulator:
             raise RecordRefused(f"return reason {item.get('ReturnReason')!r} is not known")
         return product
 
-    def _import_return(self, record: dict) -> bool:
-        ref = str(record.get("AssociatedRef") or "")
-        if ref in self.state.returns:
-            self.state.duplicates_refused += 1  # Khaos refuses a second import of a ref
+    def _import_return(self, index: int, record, problems, ignored) -> bool:
+        ref = self._checked("CReturnDownload", index, record, problems, ignored)
+        if ref is None:
             return False
         try:
-            if _has_null(record):
-                raise RecordRefused("a null value")
-            if record.get("URN") not in self.state.customers:
-                raise RecordRefused(f"customer {record.get('URN')!r} does not exist")
+            if record["URN"] not in self.state.customers:
+                raise RecordRefused(f"customer {record['URN']!r} does not exist")
             lines = []
-            for item in record.get("ReturnedItems") or []:
-                self._check_item(item, reason_needed=True)
-                source = (item.get("SourceReturnReference") or {}).get("SourceOrder") or {}
-                if len(source) != 1:
-                    raise RecordRefused("SourceOrder must name exactly one of its four keys")
-                lines.append((item["SKU"], int(Decimal(str(item["Quantity"]))),
-                              str(item["ReturnReason"]["ID"]),
-                              Decimal(str(item["UnitPrice"]["Gross"]))))  # fmt: skip
+            for item in record.get("ReturnedItems", []):
+                product = self._check_item(item, reason_needed=True)
+                lines.append(
+                    (
+                        item["SKU"],
+                        int(Decimal(str(item["Quantity"]))),
+                        str(item["ReturnReason"]["ID"]),
+                        self._unit_gross(item, product),
+                    )
+                )
         except RecordRefused as exc:
-            return self._refuse(ref, str(exc))
-        processed = str(record.get("ProcessReturn")).lower() == "true"
+            return self._refuse("CReturnDownload", ref, [str(exc)])
+        processed = record.get("ProcessReturn") is True
         sales_return = SalesReturn(self.state.next_code("SR"), ref, record["URN"], processed, lines)
         self.state.returns[ref] = sales_return
-        self.failed.discard(ref)
-        self.state.refused.pop(ref, None)
+        self._imported("CReturnDownload", ref)
         if processed:
-            self._process(sales_return, str(record.get("CreatedDate", ""))[:10])
+            self._process(sales_return, record["CreatedDate"][:10])
         return True
+
+    def _unit_gross(self, item: dict, product: Product) -> Decimal:
+        """The item's UnitPrice; without one (the table makes it optional) Khaos prices the
+        line from the original order the item names, whose price the simulator knows from
+        ``state.order_prices``, else stands in with the stock item's sell price."""
+        if "UnitPrice" in item:
+            return _gross(item["UnitPrice"], product)
+        source = (item.get(self.source_reference_key) or {}).get("SourceOrder") or {}
+        order = next(iter(source.values()), "")
+        known = self.state.order_prices.get((str(order), product.stock_code))
+        if known is not None:
+            return known
+        if product.sell_price:
+            return _gross(product.sell_price, product)
+        raise RecordRefused(f"{product.stock_code} has no UnitPrice and Khaos has no price for it")
 
     def _process(self, sales_return: SalesReturn, date: str) -> None:
         """Raise the credit note and move stock by each reason's processing type."""
@@ -274,24 +390,23 @@ class KhaosSimulator:
             f"{d}/{m}/{y}" if d else "", net, tax, gross,
         ))  # fmt: skip
 
-    def _import_order(self, order: dict) -> bool:
-        header = order.get("Header") or {}
-        ref = str(header.get("AssociatedRef") or "")
-        if ref in self.state.orders:
-            self.state.duplicates_refused += 1
+    def _import_order(self, index: int, order, problems, ignored) -> bool:
+        ref = self._checked("OrderDownload", index, order, problems, ignored)
+        if ref is None:
             return False
+        header = order["Header"]
         try:
-            if _has_null(order):
-                raise RecordRefused("a null value")
-            if (order.get("Customer") or {}).get("URN") not in self.state.customers:
+            if order["Customer"].get("URN") not in self.state.customers:
                 raise RecordRefused("customer does not exist")
-            site = int((header.get("Site") or {}).get("ID", 1))
-            for item in order.get("Items") or []:
+            for item in order["Items"]:
                 self._check_item(item, reason_needed=False)
         except RecordRefused as exc:
-            return self._refuse(ref, str(exc))
+            return self._refuse("OrderDownload", ref, [str(exc)])
+        site_id = header["Site"].get("ID", "")
+        site = int(site_id) if site_id.isdigit() else 1
         self.state.orders[ref] = self.state.next_code("SO")
-        for item in order.get("Items") or []:
+        self._imported("OrderDownload", ref)
+        for item in order["Items"]:
             self.state.stock[(item["SKU"], site)] -= int(Decimal(str(item["Quantity"])))
             self._changed.add(item["SKU"])
         return True
@@ -362,14 +477,26 @@ class KhaosSimulator:
         return result
 
 
+def _gross(price: dict, product: Product) -> Decimal:
+    """A Price as a unit gross: Gross as given, or Net plus the stock item's tax."""
+    if "Gross" in price:
+        return Decimal(str(price["Gross"]))
+    rate = TAX_RATES.get(product.tax_rate_id, Decimal("0.20"))
+    return (Decimal(str(price["Net"])) * (1 + rate)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
 def state_from_documents(stock_upload: dict, stock_status: dict, urns: set[str],
                          reasons: list[Reason]) -> KhaosState:  # fmt: skip
     """Khaos's own data, from the same documents it pushes to the hub."""
     products = {
-        str(i["StockID"]): Product(str(i["StockID"]), i["StockCode"],
-                                   str((i.get("TaxRate") or {}).get("ID", "1")))
+        str(i["StockID"]): Product(
+            str(i["StockID"]),
+            i["StockCode"],
+            str((i.get("TaxRate") or {}).get("ID", "1")),
+            i.get("SellPrice"),
+        )
         for i in stock_upload.get("Items", [])
-    }  # fmt: skip
+    }
     state = KhaosState(products=products, customers=set(urns),
                        reasons={r.id: r for r in reasons})  # fmt: skip
     for status in stock_status.get("Statuses", []):
