@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,39 @@ def parse_int(name: str, raw: str | None, default: int, *, minimum: int | None =
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+# Units for sizes in bytes: SI (powers of 1000) and binary (powers of 1024).
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+_SIZE = re.compile(r"([0-9]+) *([a-z]*)")
+
+
+def parse_size(name: str, raw: str | None, default: int, *, minimum: int | None = None) -> int:
+    """A size in bytes: a whole number, optionally with a unit (``262144``, ``256MiB``,
+    ``40 MB``, ``1gib``; any case)."""
+    if raw is None or raw.strip() == "":
+        return default
+    match = _SIZE.fullmatch(raw.strip().lower())
+    if match is None or match.group(2) not in _SIZE_UNITS:
+        raise ConfigError(
+            f"{name} must be a size in bytes such as 262144, 256MiB or 40MB, got {raw!r}"
+        )
+    value = int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum} bytes, got {value}")
     return value
 
 
@@ -129,6 +163,9 @@ class Env:
 
     def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
         return parse_int(name, self.values.get(name), default, minimum=minimum)
+
+    def size(self, name: str, default: int, *, minimum: int | None = None) -> int:
+        return parse_size(name, self.values.get(name), default, minimum=minimum)
 
     def float(self, name: str, default: float, *, minimum: float | None = None) -> float:
         return parse_float(name, self.values.get(name), default, minimum=minimum)

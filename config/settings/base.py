@@ -199,6 +199,7 @@ SPECTACULAR_SETTINGS = {
         "PostingKindEnum": "returns_hub.choices.PostingKind",
         "ExceptionStatusEnum": "returns_hub.choices.ExceptionStatus",
         "ExceptionKindEnum": "returns_hub.choices.ExceptionKind",
+        "WriteBackStateEnum": "returns_hub.models.outbox.WriteBackState",
         "InboxStatusEnum": "returns_hub.choices.InboxStatus",
         "KhaosUploadStatusEnum": "returns_hub.models.inbox.KhaosUploadStatus",
         "TeamEnum": "returns_hub.choices.Team",
@@ -248,6 +249,11 @@ if REDIS_URL:
 HUB = {
     # Largest webhook body accepted (bytes); larger is 413.
     "WEBHOOK_MAX_BYTES": env.int("HUB_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1),
+    # Largest push Khaos may send to the channel's upload endpoints (bytes, or a size
+    # such as 256MiB); larger is 413. Khaos pushes the whole product master at once.
+    "KHAOS_UPLOAD_MAX_BYTES": env.size(
+        "HUB_KHAOS_UPLOAD_MAX_BYTES", 256 * 1024 * 1024, minimum=1024 * 1024
+    ),
     # Default money tolerance for value checks (a connection may override).
     "VALUE_TOLERANCE": env.decimal("HUB_VALUE_TOLERANCE", Decimal("0.01")),
     # Deliveries not processed after this many seconds are swept up again.
@@ -258,6 +264,9 @@ HUB = {
     "PLATFORM_UNREACHABLE_AFTER_MINUTES": env.int(
         "HUB_PLATFORM_UNREACHABLE_AFTER_MINUTES", 30, minimum=1
     ),
+    # Telling the platform a grade: the send task, and the attempts before giving up.
+    "WRITEBACK_TASK": "connectors.writeback.send_one",
+    "WRITEBACK_MAX_ATTEMPTS": env.int("HUB_WRITEBACK_MAX_ATTEMPTS", 8, minimum=1),
 }
 
 # --- Logging -----------------------------------------------------------------

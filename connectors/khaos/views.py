@@ -9,25 +9,33 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import math
 import re
+import struct
 import time
+from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from connectors.base.http import read_body
 from connectors.khaos import channel as rules
 from connectors.khaos import formats, schema
 from returns_hub.choices import KhaosFormat, PostingKind
 from returns_hub.models import KhaosChannel, KhaosUpload
 from returns_hub.models.connections import slug_validator
-from returns_hub.services.products import StockUploadError, apply_stock_status, apply_stock_upload
+from returns_hub.services.products import (
+    StockUploadError,
+    apply_stock_parts,
+    apply_stock_status_parts,
+)
 
 logger = logging.getLogger(__name__)
 CONTENT_TYPES = {KhaosFormat.JSON: "application/json", KhaosFormat.XML: "application/xml"}
@@ -218,52 +226,149 @@ def orders(request, channel, fmt):
     return _download(request, channel, fmt, PostingKind.EXCHANGE_ORDER)
 
 
-# Khaos pushes the whole product master at once: tens of megabytes are stored and
-# answered (Django's DATA_UPLOAD_MAX_MEMORY_SIZE is for forms, not for this).
-MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+# --- uploads ----------------------------------------------------------------------
+#
+# Khaos pushes the whole product master at once: a push of tens of megabytes is read
+# from the request a chunk at a time (never through request.body, which Django's
+# DATA_UPLOAD_MAX_MEMORY_SIZE guards: that limit is for forms), up to
+# HUB["KHAOS_UPLOAD_MAX_BYTES"] (HUB_KHAOS_UPLOAD_MAX_BYTES, 256 MiB unless set).
+# It is held in memory once, read a part at a time (formats.parts), applied in
+# batches, and written to the database once, streamed in chunks (binary COPY), in the
+# same transaction as what it changes: the 200 is sent only once both are committed.
+
+READ_CHUNK = 1024 * 1024
+COPY_CHUNK = 1024 * 1024
+
+
+def _read_push(request: HttpRequest, limit: int) -> bytearray | None:
+    """The raw body, read a chunk at a time into one buffer; None when it is over
+    ``limit`` bytes (declared or sent)."""
+    meta = request.META
+    try:
+        declared = max(0, int(meta.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    stream = request
+    if not declared and meta.get("wsgi.input_terminated"):
+        # No length: a chunked body, which gunicorn decodes and ends (Django would read
+        # no body at all without a Content-Length).
+        stream = meta["wsgi.input"]
+    body = bytearray(declared)  # filled in place: the body is never in memory twice
+    size = 0
+    while chunk := stream.read(READ_CHUNK):
+        end = size + len(chunk)
+        if end > limit:
+            return None
+        body[size:end] = chunk  # past the declared length, this grows the buffer
+        size = end
+    del body[size:]  # a body shorter than declared (the sender stopped)
+    return body
+
+
+_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# KhaosUpload's columns in the order the binary COPY writes them. Another field on the
+# model makes _keep fall back to the ORM (which holds more copies of the body).
+_COPIED = ("channel", "endpoint", "format", "body", "status", "error", "summary", "received_at")
+
+
+def _copy_columns() -> bool:
+    fields = {f.name for f in KhaosUpload._meta.concrete_fields} - {"id"}
+    return fields == set(_COPIED)
+
+
+def _keep(channel, endpoint, fmt, body, status, *, summary=None, error="") -> None:
+    """The push, kept whole: one row, its body written once and streamed in chunks."""
+    summary = summary or {}
+    if not _copy_columns():
+        row = {"endpoint": endpoint, "format": fmt, "status": status, "error": error}
+        KhaosUpload.objects.create(channel=channel, body=bytes(body), summary=summary, **row)
+        return
+    meta = KhaosUpload._meta
+    channel_type = meta.get_field("channel").target_field.rel_db_type(connection)
+    since_epoch = timezone.now() - _PG_EPOCH
+    micros = (since_epoch.days * 86_400 + since_epoch.seconds) * 1_000_000
+    fields = [
+        struct.pack("!q" if channel_type == "bigint" else "!i", channel.pk),
+        endpoint.encode(),
+        fmt.encode(),
+        None,  # the body, streamed below
+        status.encode(),
+        error.replace("\x00", "\\x00").encode("utf-8", "replace"),  # text holds no NUL
+        b"\x01" + json.dumps(summary).encode(),  # jsonb: version 1, then the text
+        struct.pack("!q", micros + since_epoch.microseconds),
+    ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _COPIED)
+    sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN WITH (FORMAT binary)"
+    view = memoryview(body)
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        copy.write(_PGCOPY_HEADER + struct.pack("!h", len(fields)))
+        for value in fields:
+            if value is None:
+                copy.write(struct.pack("!i", len(view)))
+                for start in range(0, len(view), COPY_CHUNK):
+                    copy.write(view[start : start + COPY_CHUNK])
+            else:
+                copy.write(struct.pack("!i", len(value)) + value)
+        copy.write(struct.pack("!h", -1))
 
 
 def _upload(request, channel, fmt, endpoint, apply) -> HttpResponse:
-    """Store the push whole, apply it, and answer as Khaos expects."""
-    body = read_body(request, MAX_UPLOAD_BYTES)
+    """Apply the push and keep it, in one transaction; answer as Khaos expects."""
+    limit = settings.HUB["KHAOS_UPLOAD_MAX_BYTES"]
+    body = _read_push(request, limit)
     if body is None:
-        message = f"a push is at most {MAX_UPLOAD_BYTES} bytes"
+        logger.error("Khaos push over the size limit", extra={"endpoint": endpoint, "limit": limit})
+        message = f"a push is at most {limit} bytes (HUB_KHAOS_UPLOAD_MAX_BYTES)"
         return JsonResponse({"error": message}, status=413)
-
-    def keep(status, **fields):
-        KhaosUpload.objects.create(channel=channel, endpoint=endpoint, format=fmt, body=body,
-                                   status=status, **fields)  # fmt: skip
-
     try:
         with transaction.atomic():
-            summary = apply(channel, formats.read(body, fmt))
-            keep(KhaosUpload.Status.STORED, summary=summary)
+            summary = apply(channel, formats.parts(body, fmt))
+            _keep(channel, endpoint, fmt, body, KhaosUpload.Status.STORED, summary=summary)
     except (formats.UploadError, rules.BadUpload, StockUploadError) as exc:
-        keep(KhaosUpload.Status.REJECTED, error=str(exc))
-        return JsonResponse({"error": str(exc)}, status=400)
+        # Nothing of it was applied (the transaction rolled back); the push is kept.
+        if _kept(channel, endpoint, fmt, body, KhaosUpload.Status.REJECTED, str(exc)):
+            return JsonResponse({"error": str(exc)}, status=400)
     except Exception as exc:
         logger.exception("Khaos upload failed", extra={"endpoint": endpoint})
-        keep(KhaosUpload.Status.FAILED, error=repr(exc))
-        message = "the hub could not store this; Khaos will send it again"
-        return JsonResponse({"error": message}, status=500)
-    return JsonResponse({"status": "stored", **summary}, status=200)
+        _kept(channel, endpoint, fmt, body, KhaosUpload.Status.FAILED, repr(exc))
+    else:
+        return JsonResponse({"status": "stored", **summary}, status=200)
+    message = "the hub could not store this; Khaos will send it again"
+    return JsonResponse({"error": message}, status=500)
 
 
-def _stock(channel, document):
-    result = apply_stock_upload(_items(document))
+def _kept(channel, endpoint, fmt, body, status, error) -> bool:
+    """Keep a push that was not applied; False (logged) when even that fails."""
+    try:
+        _keep(channel, endpoint, fmt, body, status, error=error)
+    except Exception:
+        logger.exception("Khaos upload could not be kept", extra={"endpoint": endpoint})
+        return False
+    return True
+
+
+def _stock(channel, parts):
+    result = apply_stock_parts(parts)
     return {"created": result.created, "updated": result.updated, "renamed": result.renamed,
             "deleted": result.deleted}  # fmt: skip
 
 
-def _items(document: dict) -> dict:
-    """The XML reader gives a single <Items> child as a list already; JSON is as sent."""
-    items = document.get("Items")
-    deleted = document.get("Deleted")
-    return {"Items": items if items is not None else [], "Deleted": deleted or []}
+def _stock_status(channel, parts):
+    result = apply_stock_status_parts(parts)
+    summary = {"changed": result.changed}
+    if result.unknown:  # StockIDs not in the product master: their statuses are not kept
+        summary["unknown"] = result.unknown
+    return summary
 
 
-def _stock_status(channel, document):
-    return {"changed": apply_stock_status({"Statuses": rules._statuses(document)})}
+def _order_status(channel, parts):
+    # A few statuses a push: read whole. Each is read by ``Status`` (the vendor's
+    # examples) or ``OrderStatus`` (its property table).
+    return rules.apply_order_statuses(channel, formats.document(parts))
 
 
 @channel_view(require_POST)
@@ -278,5 +383,4 @@ def stock_status(request, channel, fmt):
 
 @channel_view(require_POST)
 def order_status(request, channel, fmt):
-    return _upload(request, channel, fmt, KhaosUpload.Endpoint.ORDER_STATUS,
-                   rules.apply_order_statuses)  # fmt: skip
+    return _upload(request, channel, fmt, KhaosUpload.Endpoint.ORDER_STATUS, _order_status)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from returns_hub.models import KhaosProduct, ProductBarcode, StockCodeHistory, StockLevel
 from returns_hub.signals import CLEARS, queue_reevaluation
@@ -19,12 +21,30 @@ class StockUploadError(ValueError):
     """The upload is not a StockUpload Khaos would send; nothing was stored."""
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass
 class StockUploadResult:
     created: int = 0
     updated: int = 0
     renamed: int = 0
     deleted: int = 0
+
+
+@dataclass
+class StockStatusResult:
+    changed: int = 0
+    # StockIDs the product master does not have (yet): their statuses are not kept.
+    unknown: list[str] = field(default_factory=list)
+
+
+# Entries applied together: a few queries per batch, never one per entry. A batch is
+# also cut after BATCH_BYTES of the push, where the entries say how much was read (see
+# connectors.khaos.formats.Entries), so that items with long descriptions do not make
+# a batch, and its queries, tens of megabytes.
+BATCH = 500
+BATCH_BYTES = 2 * 1024 * 1024
 
 
 # Control characters (but tab, newline, CR), DEL and lone surrogates: no part of a code.
@@ -73,12 +93,26 @@ def _description(item: Mapping[str, Any], where: str) -> str:
     return texts[0] if texts else ""
 
 
+# Khaos's XML says True/False, its JSON true/false; any case, and 1/0, are read.
+TRUE = frozenset({"true", "1", "yes", "y", "t"})
+FALSE = frozenset({"false", "0", "no", "n", "f"})
+
+
 def _flag(options: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
-    value = options.get(key, default)
+    value = options.get(key)
+    if value is None or value == "":  # left out, or an empty <RunToZero/>
+        return default
+    if isinstance(value, bool):
+        return value
     if isinstance(value, str):
-        return value.strip().lower() in {"true", "1", "yes"}
-    if value is None or isinstance(value, bool | int | Decimal):
-        return bool(value)
+        text = value.strip().lower()
+        if text in TRUE or text in FALSE:
+            return text in TRUE
+        raise StockUploadError(
+            f"{where}.Options.{key} must be true or false, got {value.strip()[:40]!r}"
+        )
+    if isinstance(value, int | Decimal) and value in (0, 1):
+        return value == 1
     raise StockUploadError(f"{where}.Options.{key} must be true or false, got {_kind(value)}")
 
 
@@ -136,6 +170,13 @@ def _deleted_id(entry: Any, where: str) -> str:
 
 def _same(stored: Any, new: Any) -> bool:
     """Equal as Khaos meant it: decimals as decimals, since ``raw`` keeps them as text."""
+    kind = type(new)
+    if kind is str or kind is bool or kind is int or new is None:  # most of a raw item
+        return type(stored) is kind and stored == new
+    if kind is dict and type(stored) is dict:  # read from JSON or XML, and from the column
+        return stored.keys() == new.keys() and all(
+            _same(stored[key], value) for key, value in new.items()
+        )
     if isinstance(new, Decimal):
         if isinstance(stored, bool) or not isinstance(stored, str | int | Decimal):
             return False
@@ -164,31 +205,134 @@ def apply_stock_upload(payload: Mapping[str, Any]) -> StockUploadResult:
     an upload that says nothing new writes nothing, so it re-evaluates nothing."""
     if not isinstance(payload, Mapping):
         raise StockUploadError("a StockUpload is a JSON object with Items and Deleted")
-    items = payload.get("Items") or []
-    deleted = payload.get("Deleted") or []
-    if not isinstance(items, list) or not isinstance(deleted, list):
-        raise StockUploadError("Items and Deleted must be lists")
-    # Every item is read, and refused with its field named, before anything is written.
-    read = [_read_item(item, f"Items[{index}]") for index, item in enumerate(items)]
-    gone = [_deleted_id(entry, f"Deleted[{index}]") for index, entry in enumerate(deleted)]
-    named = {stock_id for stock_id, _, _ in read} | set(gone)
-    # Two queries for the whole upload, however many items it has.
+    return apply_stock_parts([("Items", payload.get("Items")), ("Deleted", payload.get("Deleted"))])
+
+
+@transaction.atomic
+def apply_stock_parts(parts: Iterable[tuple[str, Any]]) -> StockUploadResult:
+    """A StockUpload read a part at a time (``connectors.khaos.formats.parts``): ``Items``
+    and ``Deleted`` as lists or iterators of their entries; other parts are not read.
+
+    Items are applied a batch at a time (BATCH items, or BATCH_BYTES of the push) with a
+    few queries each, so an upload of the whole product master costs queries per batch,
+    never per item, and holds one batch of items at a time. Any refusal rolls the whole
+    upload back: nothing of a refused upload is kept.
+    """
+    result = StockUploadResult()
+    batch: dict[str, tuple[dict, list[str]]] = {}
+    gone: list[str] = []
+    count = 0
+    for key, value in parts:
+        if key == "Items":
+            items = _entries(value, "Items")
+            cut = _read_so_far(items) + BATCH_BYTES
+            for item in items:
+                stock_id, values, codes = _read_item(item, f"Items[{count}]")
+                count += 1
+                if stock_id in batch:  # named twice: its first naming is applied first
+                    _apply_items(batch, result)
+                    batch = {}
+                batch[stock_id] = (values, codes)
+                if len(batch) >= BATCH or _read_so_far(items) >= cut:
+                    _apply_items(batch, result)
+                    batch, cut = {}, _read_so_far(items) + BATCH_BYTES
+        elif key == "Deleted":
+            for entry in _entries(value, "Deleted"):
+                gone.append(_deleted_id(entry, f"Deleted[{len(gone)}]"))
+    _apply_items(batch, result)
+    for start in range(0, len(gone), BATCH):
+        # Read first: a push that deletes nothing new writes nothing.
+        live = KhaosProduct.objects.filter(stock_id__in=gone[start : start + BATCH], deleted=False)
+        ids = list(live.values_list("pk", flat=True))
+        if ids:
+            result.deleted += KhaosProduct.objects.filter(pk__in=ids).update(deleted=True)
+    if result.created or result.updated or result.renamed or result.deleted:
+        # Bulk writes send no post_save: what the products held is re-evaluated once.
+        queue_reevaluation(CLEARS[KhaosProduct])
+    return result
+
+
+def _read_so_far(entries: Iterable[Any]) -> int:
+    """How much of the push has been read, where the entries tell (else 0: by count)."""
+    return getattr(entries, "consumed", 0)
+
+
+def _entries(value: Any, name: str) -> Iterable[Any]:
+    """A part that is a list: a list, or an iterator over its entries; nothing when empty."""
+    if isinstance(value, list | Iterator):
+        return value
+    if not value:  # absent, null, or an empty <Items/> read as text
+        return []
+    raise StockUploadError(f"{name} must be a list, got {_kind(value)}")
+
+
+def _apply_items(batch: dict[str, tuple[dict, list[str]]], result: StockUploadResult) -> None:
+    """One batch of items, each StockID once: five queries at most, however many items."""
+    if not batch:
+        return
     products = {
         product.stock_id: product
-        for product in KhaosProduct.objects.select_for_update().filter(stock_id__in=named)
+        for product in KhaosProduct.objects.select_for_update().filter(stock_id__in=list(batch))
     }
-    barcodes: dict[int, set[str]] = defaultdict(set)
-    for product_id, code in ProductBarcode.objects.filter(
+    barcodes: dict[int, dict[str, int]] = defaultdict(dict)
+    for pk, product_id, code in ProductBarcode.objects.filter(
         product__in=list(products.values())
-    ).values_list("product_id", "barcode"):
-        barcodes[product_id].add(code)
-    result = StockUploadResult()
-    for stock_id, values, codes in read:
-        _apply_item(stock_id, values, codes, products, barcodes, result)
-    ids = {products[s].pk for s in gone if s in products and not products[s].deleted}
-    if ids:
-        result.deleted = KhaosProduct.objects.filter(pk__in=ids).update(deleted=True)
-    return result
+    ).values_list("pk", "product_id", "barcode"):
+        barcodes[product_id][code] = pk
+    history, changed, fields = [], [], set()
+    now = timezone.now()
+    for stock_id, (values, _) in batch.items():
+        product = products.get(stock_id)
+        if product is None:
+            continue  # created below
+        if product.stock_code != values["stock_code"]:
+            history.append(StockCodeHistory(product=product, stock_code=product.stock_code))
+            result.renamed += 1
+        names = [name for name, value in values.items() if not _same(getattr(product, name), value)]
+        if names:
+            for name in names:
+                setattr(product, name, values[name])
+            product.updated_at = now
+            changed.append(product)
+            fields.update(names)
+    new = [
+        KhaosProduct(stock_id=s, **values) for s, (values, _) in batch.items() if s not in products
+    ]
+    if new:
+        # A product another push created meanwhile is updated, not refused.
+        KhaosProduct.objects.bulk_create(
+            new,
+            update_conflicts=True,
+            unique_fields=["stock_id"],
+            update_fields=[*batch[new[0].stock_id][0], "updated_at"],
+        )
+        result.created += len(new)
+        products.update((product.stock_id, product) for product in new)
+    if history:
+        StockCodeHistory.objects.bulk_create(history, ignore_conflicts=True)
+    if changed:
+        KhaosProduct.objects.bulk_update(changed, [*sorted(fields), "updated_at"])
+        result.updated += len(changed)
+    _sync_barcodes(batch, products, barcodes)
+
+
+def _sync_barcodes(batch: dict, products: dict, barcodes: dict[int, dict[str, int]]) -> None:
+    """Each product's barcodes as the batch lists them: one delete, one insert."""
+    stale: list[int] = []
+    added: list[ProductBarcode] = []
+    for stock_id, (_, codes) in batch.items():
+        product = products[stock_id]
+        have, wanted = barcodes[product.pk], set(codes)
+        stale.extend(pk for code, pk in have.items() if code not in wanted)
+        added.extend(
+            ProductBarcode(product=product, barcode=code) for code in sorted(wanted - set(have))
+        )
+    if stale:
+        ProductBarcode.objects.filter(pk__in=stale).delete()
+    if added:
+        ProductBarcode.objects.bulk_create(added, ignore_conflicts=True)
+        # bulk_create sends no post_save: a new barcode may resolve a held unit.
+        queue_reevaluation(CLEARS[ProductBarcode])
 
 
 def _read_item(item: Any, where: str) -> tuple[str, dict, list[str]]:
@@ -219,46 +363,6 @@ def _read_item(item: Any, where: str) -> tuple[str, dict, list[str]]:
     return stock_id, values, _barcodes(item, where)
 
 
-def _apply_item(
-    stock_id: str, values: dict, codes: list[str], products: dict, barcodes: dict, result
-) -> None:
-    code = values["stock_code"]
-    product = products.get(stock_id)
-    if product is None:
-        product = products[stock_id] = KhaosProduct.objects.create(stock_id=stock_id, **values)
-        result.created += 1
-    else:
-        if product.stock_code != code:
-            StockCodeHistory.objects.get_or_create(product=product, stock_code=product.stock_code)
-            result.renamed += 1
-        changed = [
-            name for name, value in values.items() if not _same(getattr(product, name), value)
-        ]
-        if changed:
-            for name in changed:
-                setattr(product, name, values[name])
-            product.save(update_fields=[*changed, "updated_at"])
-            result.updated += 1
-    _sync_barcodes(product, barcodes[product.pk], codes)
-
-
-def _sync_barcodes(product: KhaosProduct, have: set[str], codes: Iterable[str]) -> None:
-    wanted = set(codes)
-    if wanted == have:
-        return
-    if have - wanted:
-        product.barcodes.filter(barcode__in=have - wanted).delete()
-    if wanted - have:
-        ProductBarcode.objects.bulk_create(
-            [ProductBarcode(product=product, barcode=code) for code in sorted(wanted - have)],
-            ignore_conflicts=True,
-        )
-        # bulk_create sends no post_save: a new barcode may resolve a held unit.
-        queue_reevaluation(CLEARS[ProductBarcode])
-    have.clear()
-    have.update(wanted)
-
-
 def _level(value: Any, where: str) -> Decimal | None:
     if value is None or value == "":
         return None
@@ -275,53 +379,110 @@ def _site(value: Any, where: str) -> int:
 
 
 @transaction.atomic
-def apply_stock_status(payload: Mapping[str, Any]) -> int:
-    """Availability per product and site from a StockStatusUpload. Idempotent: a
-    level that is already as sent is not written (so re-evaluates nothing).
+def apply_stock_status(payload: Mapping[str, Any]) -> StockStatusResult:
+    """Availability per product and site from a StockStatusUpload (see
+    ``apply_stock_status_parts``)."""
+    if not isinstance(payload, Mapping):
+        raise StockUploadError("Statuses must be a list of objects")
+    return apply_stock_status_parts([("Statuses", payload.get("Statuses"))])
 
-    A status without ``Levels`` (an item that is not stock-controlled) clears
-    the level: availability is then not a constraint.
+
+@transaction.atomic
+def apply_stock_status_parts(parts: Iterable[tuple[str, Any]]) -> StockStatusResult:
+    """Availability per product and site from a StockStatusUpload read a part at a time.
+    Idempotent: a level that is already as sent is not written (so re-evaluates nothing).
+
+    A status without ``Levels`` (an item that is not stock-controlled) clears the
+    level: availability is then not a constraint. A status for a StockID the product
+    master does not have is not kept: its StockID is in ``unknown`` (and logged), and
+    the rest of the push is applied, since Khaos sends a refused push again for ever.
     """
-    statuses = payload.get("Statuses") if isinstance(payload, Mapping) else None
-    if not isinstance(statuses, list):
-        raise StockUploadError("a StockStatusUpload is a JSON object with a Statuses list")
-    for index, status in enumerate(statuses):
-        if not isinstance(status, Mapping) or not status.get("StockID") or not status.get("SiteID"):
-            raise StockUploadError(f"Statuses[{index}] needs a StockID and a SiteID")
-        _code(status["StockID"], f"Statuses[{index}].StockID", 20)
-        _site(status["SiteID"], f"Statuses[{index}].SiteID")
-    named = {str(status["StockID"]).strip() for status in statuses}
-    products = {p.stock_id: p for p in KhaosProduct.objects.filter(stock_id__in=named)}
+    result = StockStatusResult()
+    unknown: dict[str, None] = {}  # in the order they came, once each
+    batch: dict[tuple[str, int], dict] = {}
+    count, listed = 0, False
+    for key, value in parts:
+        if key != "Statuses":
+            continue
+        if isinstance(value, Mapping):  # a single status sent as an object
+            value = [value]
+        if not isinstance(value, list | Iterator):
+            raise StockUploadError("Statuses must be a list of objects")
+        listed = True
+        for status in value:
+            stock_id, site_id, values = _read_status(status, f"Statuses[{count}]")
+            count += 1
+            if (stock_id, site_id) in batch or len(batch) >= BATCH:  # named twice: in order
+                _apply_levels(batch, result, unknown)
+                batch = {}
+            batch[stock_id, site_id] = values
+    if not listed:
+        raise StockUploadError("Statuses must be a list of objects")
+    _apply_levels(batch, result, unknown)
+    result.unknown = list(unknown)
+    if result.unknown:
+        logger.warning(
+            "stock statuses for StockIDs not in the product master were not kept",
+            extra={"count": len(result.unknown), "stock_ids": result.unknown[:100]},
+        )
+    if result.changed:
+        queue_reevaluation(CLEARS[StockLevel])  # bulk writes send no post_save
+    return result
+
+
+def _read_status(status: Any, where: str) -> tuple[str, int, dict]:
+    if not isinstance(status, Mapping) or not status.get("StockID") or not status.get("SiteID"):
+        raise StockUploadError(f"{where} needs a StockID and a SiteID")
+    stock_id = _code(status["StockID"], f"{where}.StockID", 20)
+    site_id = _site(status["SiteID"], f"{where}.SiteID")
+    levels = status.get("Levels") or {}  # an empty <Levels/> in XML is ""
+    if not isinstance(levels, Mapping):
+        raise StockUploadError(f"{where}.Levels must be an object, got {_kind(levels)}")
+    values = {
+        "available": _level(levels.get("Available"), f"{where}.Levels.Available"),
+        "on_order": _level(levels.get("OnOrder"), f"{where}.Levels.OnOrder"),
+    }
+    return stock_id, site_id, values
+
+
+def _apply_levels(
+    batch: dict[tuple[str, int], dict], result: StockStatusResult, unknown: dict[str, None]
+) -> None:
+    """One batch of statuses, each (StockID, site) once: four queries at most."""
+    if not batch:
+        return
+    products = dict(
+        KhaosProduct.objects.filter(stock_id__in={s for s, _ in batch}).values_list(
+            "stock_id", "pk"
+        )
+    )
     levels = {
         (level.product_id, level.site_id): level
-        for level in StockLevel.objects.filter(product__in=list(products.values()))
+        for level in StockLevel.objects.filter(product_id__in=list(products.values()))
     }
-    changed = 0
-    for index, status in enumerate(statuses):
-        where = f"Statuses[{index}]"
-        product = products.get(str(status["StockID"]).strip())
-        if product is None:
-            raise StockUploadError(
-                f"{where}: StockID {status['StockID']} is not in the product master; "
-                "send the StockUpload first"
-            )
-        site_id = _site(status["SiteID"], f"{where}.SiteID")
-        levels_sent = status.get("Levels") or {}  # an empty <Levels/> in XML is ""
-        if not isinstance(levels_sent, Mapping):
-            raise StockUploadError(f"{where}.Levels must be an object, got {_kind(levels_sent)}")
-        values = {
-            "available": _level(levels_sent.get("Available"), f"{where}.Levels.Available"),
-            "on_order": _level(levels_sent.get("OnOrder"), f"{where}.Levels.OnOrder"),
-        }
-        level = levels.get((product.pk, site_id))
+    new, changed = [], []
+    now = timezone.now()
+    for (stock_id, site_id), values in batch.items():
+        product_id = products.get(stock_id)
+        if product_id is None:
+            unknown[stock_id] = None
+            continue
+        level = levels.get((product_id, site_id))
         if level is None:
-            levels[product.pk, site_id] = StockLevel.objects.create(
-                product=product, site_id=site_id, **values
-            )
-            changed += 1
+            new.append(StockLevel(product_id=product_id, site_id=site_id, **values))
         elif any(getattr(level, name) != value for name, value in values.items()):
             for name, value in values.items():
                 setattr(level, name, value)
-            level.save(update_fields=[*values, "updated_at"])
-            changed += 1
-    return changed
+            level.updated_at = now
+            changed.append(level)
+    if new:
+        # A level another push created meanwhile is updated, not refused.
+        StockLevel.objects.bulk_create(
+            new,
+            update_conflicts=True,
+            unique_fields=["product", "site_id"],
+            update_fields=["available", "on_order", "updated_at"],
+        )
+    if changed:
+        StockLevel.objects.bulk_update(changed, ["available", "on_order", "updated_at"])
+    result.changed += len(new) + len(changed)

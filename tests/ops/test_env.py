@@ -3,7 +3,10 @@
 import contextlib
 import os
 import stat
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -18,8 +21,12 @@ from config.env import (
     parse_float,
     parse_int,
     parse_list,
+    parse_size,
     parse_url,
 )
+from tests.conftest import database_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("raw", ["1", "true", "TRUE", " yes ", "on", "y", "t"])
@@ -106,3 +113,47 @@ def test_secret_is_created_once_private_and_reused(tmp_path):
 def test_bool_parser_only_ever_returns_a_bool_or_raises_config_error(raw):
     with contextlib.suppress(ConfigError):
         assert isinstance(parse_bool("X", raw, False), bool)
+
+
+def test_size_in_bytes_with_or_without_a_unit():
+    assert parse_size("MAX", None, 5) == 5
+    assert parse_size("MAX", " ", 5) == 5
+    assert parse_size("MAX", "262144", 5) == 262144
+    assert parse_size("MAX", "256MiB", 5) == 256 * 1024 * 1024
+    assert parse_size("MAX", " 40 mb ", 5) == 40_000_000
+    assert parse_size("MAX", "1GiB", 5) == 1024**3
+    assert parse_size("MAX", "2k", 5) == 2000
+    assert Env({"MAX": "64MIB"}).size("MAX", 1) == 64 * 1024 * 1024
+    for bad in ("lots", "1.5MiB", "-1", "10 TB", "\uff12MB", "MiB"):
+        with pytest.raises(ConfigError, match="MAX must be a size in bytes"):
+            parse_size("MAX", bad, 5)
+    with pytest.raises(ConfigError, match="MAX must be at least 1048576 bytes, got 1000"):
+        parse_size("MAX", "1KB", 5, minimum=1024 * 1024)
+
+
+def _khaos_upload_limit(value: str | None) -> subprocess.CompletedProcess:
+    """HUB["KHAOS_UPLOAD_MAX_BYTES"] as the settings read it, in a process of its own."""
+    env = {k: v for k, v in os.environ.items() if k != "HUB_KHAOS_UPLOAD_MAX_BYTES"}
+    if value is not None:
+        env["HUB_KHAOS_UPLOAD_MAX_BYTES"] = value
+    show = "from config.settings import base as s; print(s.HUB['KHAOS_UPLOAD_MAX_BYTES'])"
+    return subprocess.run(
+        [sys.executable, "-c", show],
+        cwd=ROOT,
+        env={**env, "DATABASE_URL": database_url()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_khaos_upload_limit_is_256_mib_unless_set():
+    assert _khaos_upload_limit(None).stdout.strip() == str(256 * 1024 * 1024)
+    assert _khaos_upload_limit("512MiB").stdout.strip() == str(512 * 1024 * 1024)
+    assert _khaos_upload_limit("100000000").stdout.strip() == "100000000"
+    too_small = _khaos_upload_limit("64KB")
+    assert too_small.returncode != 0
+    assert "HUB_KHAOS_UPLOAD_MAX_BYTES must be at least 1048576 bytes" in too_small.stderr
+    nonsense = _khaos_upload_limit("big")
+    assert nonsense.returncode != 0
+    assert "HUB_KHAOS_UPLOAD_MAX_BYTES must be a size in bytes" in nonsense.stderr
