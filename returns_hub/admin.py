@@ -22,8 +22,19 @@ class ReadOnlyInline(admin.TabularInline):
 
 class UnitInline(ReadOnlyInline):
     model = models.ReturnUnit
-    fields = ["external_id", "platform_sku", "product", "price", "discount", "tax", "reason",
-              "outcome", "condition", "disposition", "state"]  # fmt: skip
+    fields = [
+        "external_id",
+        "platform_sku",
+        "product",
+        "price",
+        "discount",
+        "tax",
+        "reason",
+        "outcome",
+        "condition",
+        "disposition",
+        "state",
+    ]
     readonly_fields = fields
 
 
@@ -41,8 +52,16 @@ class TimelineInline(ReadOnlyInline):
 
 @admin.register(models.Return)
 class ReturnAdmin(admin.ModelAdmin):
-    list_display = ["associated_ref", "connection", "order_ref", "customer_email", "state",
-                    "money_state", "refunded_amount", "created_at"]  # fmt: skip
+    list_display = [
+        "associated_ref",
+        "connection",
+        "order_ref",
+        "customer_email",
+        "state",
+        "money_state",
+        "refunded_amount",
+        "created_at",
+    ]
     list_filter = ["state", "money_state", "connection__platform"]
     search_fields = ["=associated_ref", "=external_id", "=order_ref", "=customer_email"]
     list_select_related = ["connection"]
@@ -61,8 +80,20 @@ class ExceptionAdmin(admin.ModelAdmin):
     search_fields = ["=return_ref__associated_ref", "message"]
     list_select_related = ["return_ref__connection"]  # fix links name the platform
     raw_id_fields = ["return_ref", "unit", "connection", "delivery"]
-    readonly_fields = ["fix", "kind", "owner", "cause_key", "return_ref", "unit", "connection",
-                       "delivery", "message", "details", "occurrences", "created_at"]  # fmt: skip
+    readonly_fields = [
+        "fix",
+        "kind",
+        "owner",
+        "cause_key",
+        "return_ref",
+        "unit",
+        "connection",
+        "delivery",
+        "message",
+        "details",
+        "occurrences",
+        "created_at",
+    ]
     show_full_result_count = False
 
     @admin.display(description="Fix")
@@ -76,8 +107,16 @@ class ExceptionAdmin(admin.ModelAdmin):
 
 @admin.register(models.Posting)
 class PostingAdmin(admin.ModelAdmin):
-    list_display = ["associated_ref", "kind", "state", "expected_credit", "currency",
-                    "download_count", "confirmation_ref", "created_at"]  # fmt: skip
+    list_display = [
+        "associated_ref",
+        "kind",
+        "state",
+        "expected_credit",
+        "currency",
+        "download_count",
+        "confirmation_ref",
+        "created_at",
+    ]
     list_filter = ["state", "kind", "channel"]
     search_fields = ["=associated_ref", "=confirmation_ref"]
     readonly_fields = [f.name for f in models.Posting._meta.concrete_fields]
@@ -94,8 +133,19 @@ class InboxDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["=dedup_key", "topic"]
     list_select_related = ["connection"]
     exclude = ["body"]
-    readonly_fields = ["connection", "source", "topic", "dedup_key", "headers", "body_text",
-                       "status", "error", "attempts", "received_at", "processed_at"]  # fmt: skip
+    readonly_fields = [
+        "connection",
+        "source",
+        "topic",
+        "dedup_key",
+        "headers",
+        "body_text",
+        "status",
+        "error",
+        "attempts",
+        "received_at",
+        "processed_at",
+    ]
     actions = ["process_again"]
     show_full_result_count = False
 
@@ -166,8 +216,15 @@ class PlatformConnectionForm(forms.ModelForm):
 @admin.register(models.PlatformConnection)
 class PlatformConnectionAdmin(admin.ModelAdmin):
     form = PlatformConnectionForm
-    list_display = ["slug", "platform", "enabled", "posting_policy", "webhook_secret_masked",
-                    "poll_minutes", "last_polled_at"]  # fmt: skip
+    list_display = [
+        "slug",
+        "platform",
+        "enabled",
+        "posting_policy",
+        "webhook_secret_masked",
+        "poll_minutes",
+        "last_polled_at",
+    ]
     list_filter = ["platform", "enabled"]
     readonly_fields = ["webhook_secret_masked", "api_key_masked", "last_polled_at", "poll_cursor"]
 
@@ -178,10 +235,18 @@ class KhaosChannelForm(forms.ModelForm):
     class Meta:
         model = models.KhaosChannel
         fields = [
-            "slug", "name", "username", "new_password", "format", "default_urn", "site_id",
-            "download_frequency_minutes", "batch_size", "confirmation_days",
+            "slug",
+            "name",
+            "username",
+            "new_password",
+            "format",
+            "default_urn",
+            "site_id",
+            "download_frequency_minutes",
+            "batch_size",
+            "confirmation_days",
             "source_reference_key",
-        ]  # fmt: skip
+        ]
 
     def save(self, commit=True):
         if self.cleaned_data.get("new_password"):
@@ -207,8 +272,16 @@ class StockLevelInline(admin.TabularInline):
 
 @admin.register(models.KhaosProduct)
 class KhaosProductAdmin(admin.ModelAdmin):
-    list_display = ["stock_code", "stock_id", "description", "publish_on_web", "discontinued",
-                    "run_to_zero", "deleted", "tax_rate_id"]  # fmt: skip
+    list_display = [
+        "stock_code",
+        "stock_id",
+        "description",
+        "publish_on_web",
+        "discontinued",
+        "run_to_zero",
+        "deleted",
+        "tax_rate_id",
+    ]
     list_filter = ["deleted", "discontinued", "run_to_zero", "publish_on_web", "stock_controlled"]
     search_fields = ["=stock_code", "=stock_id", "description", "=barcodes__barcode"]
     inlines = [ProductBarcodeInline, StockLevelInline]
@@ -337,8 +410,16 @@ class KhaosUploadAdmin(admin.ModelAdmin):
     list_display = ["id", "channel", "endpoint", "format", "status", "received_at"]
     list_filter = ["endpoint", "status", "channel"]
     exclude = ["body"]
-    readonly_fields = ["channel", "endpoint", "format", "status", "error", "summary", "body_text",
-                       "received_at"]  # fmt: skip
+    readonly_fields = [
+        "channel",
+        "endpoint",
+        "format",
+        "status",
+        "error",
+        "summary",
+        "body_text",
+        "received_at",
+    ]
     show_full_result_count = False
 
     def has_add_permission(self, request):

@@ -117,8 +117,9 @@ class Dialect:
         """The webhook bodies the platform sends when a return reaches ``stage``."""
         raise LookupError(stage)
 
-    def api(self, sim: PlatformSimulator, method: str, path: str, query: dict,
-            form: dict) -> tuple[int, object]:  # fmt: skip
+    def api(
+        self, sim: PlatformSimulator, method: str, path: str, query: dict, form: dict
+    ) -> tuple[int, object]:
         """Answer one API call: (status, JSON body)."""
         return 404, {"error": "no such endpoint"}
 
@@ -131,9 +132,17 @@ class Dialect:
 
 
 class PlatformSimulator:
-    def __init__(self, dialect: Dialect, catalogue: Catalogue, *, webhook_url: str = "",
-                 secret: str = "", api_key: str = "", knobs: Knobs | None = None,
-                 signature=None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        dialect: Dialect,
+        catalogue: Catalogue,
+        *,
+        webhook_url: str = "",
+        secret: str = "",
+        api_key: str = "",
+        knobs: Knobs | None = None,
+        signature=None,
+    ) -> None:
         self.dialect = dialect
         self.catalogue = catalogue
         self.webhook_url = webhook_url
@@ -161,11 +170,28 @@ class PlatformSimulator:
         units = []
         for i in range(self.random.randint(1, 2)):
             sku, barcode, title, price, tax = self.random.choice(self.catalogue.products)
-            units.append(SimUnit(f"{n}{i:02d}", sku, barcode, title, price, Decimal("0.00"), tax,
-                                 self.random.choice(self.catalogue.reasons)))  # fmt: skip
+            units.append(
+                SimUnit(
+                    f"{n}{i:02d}",
+                    sku,
+                    barcode,
+                    title,
+                    price,
+                    Decimal("0.00"),
+                    tax,
+                    self.random.choice(self.catalogue.reasons),
+                )
+            )
         now = datetime.now(UTC).replace(microsecond=0)
-        ret = SimReturn(f"{self.dialect.platform[:3].upper()}{n:06d}", str(90000 + n), email, name,
-                        units, now, updated=now)  # fmt: skip
+        ret = SimReturn(
+            f"{self.dialect.platform[:3].upper()}{n:06d}",
+            str(90000 + n),
+            email,
+            name,
+            units,
+            now,
+            updated=now,
+        )
         self.returns[ret.id] = ret
         return ret
 
@@ -205,8 +231,10 @@ class PlatformSimulator:
         secret = self.secret
         if self.random.random() < self.knobs.bad_signature_rate:
             secret = "not-the-secret"
-        headers = {"Content-Type": "application/json",
-                   self.signature.header: self.signature.compute(secret, raw)}  # fmt: skip
+        headers = {
+            "Content-Type": "application/json",
+            self.signature.header: self.signature.compute(secret, raw),
+        }
         try:
             status = httpx.post(
                 self.webhook_url, content=raw, headers=headers, timeout=30
@@ -214,8 +242,9 @@ class PlatformSimulator:
         except httpx.TransportError as exc:
             logger.warning("webhook not delivered", extra={"error": str(exc)})
             status = 0
-        self.sent.append((status, str(body.get("topic") or body.get("event") or
-                                      body.get("webhookType") or "")))  # fmt: skip
+        self.sent.append(
+            (status, str(body.get("topic") or body.get("event") or body.get("webhookType") or ""))
+        )
         return status
 
     # --- the API -----------------------------------------------------------------
@@ -335,7 +364,7 @@ class PlatformSimulator:
             for r in self.returns.values()
             if (since is None or r.updated >= since) and (until is None or r.updated <= until)
         ]
-        return sorted(chosen, key=lambda r: (r.updated, r.id))  # fmt: skip
+        return sorted(chosen, key=lambda r: (r.updated, r.id))
 
 
 def json_form(raw: str) -> dict:

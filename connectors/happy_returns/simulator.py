@@ -9,8 +9,14 @@ from urllib.parse import unquote
 
 from connectors.base.simulator import STEPS, Dialect, SimReturn, money
 
-TYPE_ID = {"opened": "started", "in_transit": "dropped-off", "graded": "inspected",
-           "refunded": "approved", "cancelled": "cancelled", "expired": "expired"}  # fmt: skip
+TYPE_ID = {
+    "opened": "started",
+    "in_transit": "dropped-off",
+    "graded": "inspected",
+    "refunded": "approved",
+    "cancelled": "cancelled",
+    "expired": "expired",
+}
 GRADE = {"restock": "sellable", "write_off": "damaged"}
 
 
@@ -22,22 +28,39 @@ def _paid(ret: SimReturn, unit) -> bool:
 def items(ret: SimReturn) -> list[dict]:
     graded = ret.stage in ("graded", "refunded")
     return [
-        {"happyReturnsReturnID": ret.id, "happyReturnsItemID": u.id, "orderNumber": ret.order,
-         "email": ret.email, "sku": u.sku, "upc": u.barcode, "productName": u.title,
-         "returnReason": u.reason, "refundType": "original-payment",
-         "inspectionOutcome": u.disposition if graded else "", "currency": "GBP",
-         "price": money(u.price), "discount": money(u.discount), "tax": money(u.tax),
-         "refundAmount": money(u.credit) if _paid(ret, u) else None,
-         "refundedAt": ret.updated.isoformat() if _paid(ret, u) else None}
+        {
+            "happyReturnsReturnID": ret.id,
+            "happyReturnsItemID": u.id,
+            "orderNumber": ret.order,
+            "email": ret.email,
+            "sku": u.sku,
+            "upc": u.barcode,
+            "productName": u.title,
+            "returnReason": u.reason,
+            "refundType": "original-payment",
+            "inspectionOutcome": u.disposition if graded else "",
+            "currency": "GBP",
+            "price": money(u.price),
+            "discount": money(u.discount),
+            "tax": money(u.tax),
+            "refundAmount": money(u.credit) if _paid(ret, u) else None,
+            "refundedAt": ret.updated.isoformat() if _paid(ret, u) else None,
+        }
         for u in ret.units
-    ]  # fmt: skip
+    ]
 
 
 def pallet(ret: SimReturn) -> dict:
-    return {"event": "outbound_shipment_created", "webhookType": "outbound_shipment.asn",
-            "poNumber": f"PO-{ret.id}", "palletNumber": f"PLT-{ret.id}",
-            "carrier": "Simulated Freight", "tracking": f"TRK{ret.id}",
-            "departureDate": ret.updated.isoformat(), "items": items(ret)}  # fmt: skip
+    return {
+        "event": "outbound_shipment_created",
+        "webhookType": "outbound_shipment.asn",
+        "poNumber": f"PO-{ret.id}",
+        "palletNumber": f"PLT-{ret.id}",
+        "carrier": "Simulated Freight",
+        "tracking": f"TRK{ret.id}",
+        "departureDate": ret.updated.isoformat(),
+        "items": items(ret),
+    }
 
 
 class HappyReturnsDialect(Dialect):
@@ -55,8 +78,15 @@ class HappyReturnsDialect(Dialect):
     def webhook(self, ret, stage):
         if stage == "delivered":
             return [pallet(ret)]  # consolidated and shipped to the warehouse
-        return [{"event": "return_status_updated", "typeID": TYPE_ID[stage],
-                 "webhookType": "return.asn", "otherEvents": [], "items": items(ret)}]  # fmt: skip
+        return [
+            {
+                "event": "return_status_updated",
+                "typeID": TYPE_ID[stage],
+                "webhookType": "return.asn",
+                "otherEvents": [],
+                "items": items(ret),
+            }
+        ]
 
     def api(self, sim, method, path, query, form):
         if method == "POST" and (found := APPROVE.match(path)):

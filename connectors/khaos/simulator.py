@@ -189,8 +189,9 @@ class KhaosSimulator:
         raise RuntimeError(f"Khaos gave up on {method} {url}")
 
     def load_config(self) -> dict[str, str]:
-        response = self._call("GET", f"{self.base_url}/khaos/{self.slug}/config",
-                              params={"format": self.fmt.lower()})  # fmt: skip
+        response = self._call(
+            "GET", f"{self.base_url}/khaos/{self.slug}/config", params={"format": self.fmt.lower()}
+        )
         response.raise_for_status()
         result = validation.check_config(response.content, fmt=self.fmt)
         if not result.ok:
@@ -385,10 +386,17 @@ class KhaosSimulator:
                 self._changed.add(code)
         sales_return.credit_note = self.state.next_code("CN")
         y, m, d = [*date.split("-"), "", "", ""][:3]
-        self.state.credit_notes.append(CreditNote(
-            sales_return.credit_note, sales_return.code, sales_return.ref,
-            f"{d}/{m}/{y}" if d else "", net, tax, gross,
-        ))  # fmt: skip
+        self.state.credit_notes.append(
+            CreditNote(
+                sales_return.credit_note,
+                sales_return.code,
+                sales_return.ref,
+                f"{d}/{m}/{y}" if d else "",
+                net,
+                tax,
+                gross,
+            )
+        )
 
     def _import_order(self, index: int, order, problems, ignored) -> bool:
         ref = self._checked("OrderDownload", index, order, problems, ignored)
@@ -417,11 +425,13 @@ class KhaosSimulator:
         body = formats.to_xml(root, document) if self.fmt == "XML" else formats.to_json(document)
         kind = "application/xml" if self.fmt == "XML" else "application/json"
         for _ in range(1 + self.faults.repeat_pushes):
-            response = self._call("POST", self.urls[endpoint], content=body,
-                                  headers={"Content-Type": kind})  # fmt: skip
+            response = self._call(
+                "POST", self.urls[endpoint], content=body, headers={"Content-Type": kind}
+            )
             if response.status_code != 200:
-                raise RuntimeError(f"the hub answered {response.status_code} to {endpoint}: "
-                                   f"{response.text[:300]}")  # fmt: skip
+                raise RuntimeError(
+                    f"the hub answered {response.status_code} to {endpoint}: {response.text[:300]}"
+                )
 
     def push_stock(self, items: list[dict], deleted: list[str] = ()) -> None:
         document = {"Items": items, "Deleted": [{"StockID": i} for i in deleted]}
@@ -438,32 +448,70 @@ class KhaosSimulator:
             for (stock_code, site), level in sorted(self.state.stock.items()):
                 if stock_code == code:
                     levels = {"Available": level, "OnOrder": Decimal("0")}
-                    statuses.append({"StockCode": code, "StockID": product.stock_id,
-                                     "SiteID": site, "Levels": levels})  # fmt: skip
+                    statuses.append(
+                        {
+                            "StockCode": code,
+                            "StockID": product.stock_id,
+                            "SiteID": site,
+                            "Levels": levels,
+                        }
+                    )
         for start in range(0, len(statuses), 100):
-            self._push("StockStatusUpload", {"Statuses": statuses[start : start + 100]},
-                       "StockStatuses")  # fmt: skip
+            self._push(
+                "StockStatusUpload", {"Statuses": statuses[start : start + 100]}, "StockStatuses"
+            )
         self._changed.difference_update(codes)
         return len(statuses)
 
     def push_order_status(self, status: str = "Received") -> int:
-        statuses = [{"OrderCode": code, "OrderID": code[2:], "Status": status,
-                     "AssociatedRef": ref, "ChannelID": "1", "Shipments": []}
-                    for ref, code in sorted(self.state.orders.items())]  # fmt: skip
+        statuses = [
+            {
+                "OrderCode": code,
+                "OrderID": code[2:],
+                "Status": status,
+                "AssociatedRef": ref,
+                "ChannelID": "1",
+                "Shipments": [],
+            }
+            for ref, code in sorted(self.state.orders.items())
+        ]
         for start in range(0, len(statuses), 100):
-            self._push("OrderStatusUpload", {"Statuses": statuses[start : start + 100]},
-                       schema.ORDER_STATUS_ROOT)  # fmt: skip
+            self._push(
+                "OrderStatusUpload",
+                {"Statuses": statuses[start : start + 100]},
+                schema.ORDER_STATUS_ROOT,
+            )
         return len(statuses)
 
     def credit_note_csv(self) -> str:
         """The credit note export finance downloads: dd/mm/yyyy dates, CRLF lines."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(["Credit Note Code", "Return Code", "Associated Ref", "Date", "Currency",
-                         "Net", "Tax", "Gross"])  # fmt: skip
+        writer.writerow(
+            [
+                "Credit Note Code",
+                "Return Code",
+                "Associated Ref",
+                "Date",
+                "Currency",
+                "Net",
+                "Tax",
+                "Gross",
+            ]
+        )
         for note in self.state.credit_notes:
-            writer.writerow([note.code, note.return_code, note.ref, note.date, note.currency,
-                             note.net, note.tax, note.gross])  # fmt: skip
+            writer.writerow(
+                [
+                    note.code,
+                    note.return_code,
+                    note.ref,
+                    note.date,
+                    note.currency,
+                    note.net,
+                    note.tax,
+                    note.gross,
+                ]
+            )
         return out.getvalue()
 
     def run_once(self) -> dict:
@@ -485,8 +533,9 @@ def _gross(price: dict, product: Product) -> Decimal:
     return (Decimal(str(price["Net"])) * (1 + rate)).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def state_from_documents(stock_upload: dict, stock_status: dict, urns: set[str],
-                         reasons: list[Reason]) -> KhaosState:  # fmt: skip
+def state_from_documents(
+    stock_upload: dict, stock_status: dict, urns: set[str], reasons: list[Reason]
+) -> KhaosState:
     """Khaos's own data, from the same documents it pushes to the hub."""
     products = {
         str(i["StockID"]): Product(
@@ -497,8 +546,7 @@ def state_from_documents(stock_upload: dict, stock_status: dict, urns: set[str],
         )
         for i in stock_upload.get("Items", [])
     }
-    state = KhaosState(products=products, customers=set(urns),
-                       reasons={r.id: r for r in reasons})  # fmt: skip
+    state = KhaosState(products=products, customers=set(urns), reasons={r.id: r for r in reasons})
     for status in stock_status.get("Statuses", []):
         levels = status.get("Levels")
         if levels:

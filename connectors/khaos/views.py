@@ -203,10 +203,11 @@ def config(request, channel, fmt):
 
 def _download(request, channel, fmt, kind):
     page = rules.serve(
-        channel, kind,
+        channel,
+        kind,
         token=request.headers.get("Sirion-Continuation"),
         specific=request.headers.get("SpecificIDs"),
-    )  # fmt: skip
+    )
     if fmt == KhaosFormat.XML:
         body = rules.download_xml(kind, page)
     else:
@@ -353,8 +354,12 @@ def _kept(channel, endpoint, fmt, body, status, error) -> bool:
 
 def _stock(channel, parts):
     result = apply_stock_parts(parts)
-    return {"created": result.created, "updated": result.updated, "renamed": result.renamed,
-            "deleted": result.deleted}  # fmt: skip
+    return {
+        "created": result.created,
+        "updated": result.updated,
+        "renamed": result.renamed,
+        "deleted": result.deleted,
+    }
 
 
 def _stock_status(channel, parts):

@@ -62,8 +62,15 @@ MAX_RETURN_ID = 45  # "LOOP-" + the id must fit Khaos's 50-character AssociatedR
 MAX_KEY = 255  # the timeline's event_key column
 MAX_NOTE = 500  # ReturnUnit.grade_note
 ZERO = Decimal("0.00")
-ADDRESS = {"line1": "address1", "line2": "address2", "town": "city", "county": "state",
-           "postcode": "zip", "country_code": "country_code", "phone": "phone"}  # fmt: skip
+ADDRESS = {
+    "line1": "address1",
+    "line2": "address2",
+    "town": "city",
+    "county": "state",
+    "postcode": "zip",
+    "country_code": "country_code",
+    "phone": "phone",
+}
 
 
 class Notes(list[str]):

@@ -16,8 +16,13 @@ from zoneinfo import ZoneInfo
 
 from connectors.base.simulator import Dialect, SimReturn
 
-MILESTONE = {"opened": "Return Order Created", "in_transit": "Entered Our Network",
-             "delivered": "Delivered", "graded": "Delivered", "refunded": "Delivered"}  # fmt: skip
+MILESTONE = {
+    "opened": "Return Order Created",
+    "in_transit": "Entered Our Network",
+    "delivered": "Delivered",
+    "graded": "Delivered",
+    "refunded": "Delivered",
+}
 GRADE = {"restock": "restocked"}
 # ReBound's times carry no zone; the simulator writes them in the zone a connection
 # reads them in by default (a dialect's ``zone`` may say another).
@@ -87,7 +92,8 @@ class ReboundDialect(Dialect):
         if stage in ("refunded", "cancelled", "expired"):
             return []  # ReBound reports neither refunds nor cancellations
         event = {"opened": "return_created", "graded": "final_disposition"}.get(
-            stage, "tracking_updated")  # fmt: skip
+            stage, "tracking_updated"
+        )
         return [
             {"event": event, "sent_at": ret.updated.isoformat(), "return": render(ret, self.zone)}
         ]

@@ -17,10 +17,18 @@ from connectors.base.connector import DEFAULT_CONTEXT, ParseContext
 from connectors.base.errors import ParseError
 from returns_hub import events as ev
 
-ADDRESS = {"line1": "address1", "line2": "address2", "town": "city", "postcode": "zip",
-           "country_code": "country_code"}  # fmt: skip
-CREDIT_TYPES = {"shop_later_credit": "store_credit", "shop_now_credit": "store_credit",
-                "gift_card": "gift_card"}  # fmt: skip
+ADDRESS = {
+    "line1": "address1",
+    "line2": "address2",
+    "town": "city",
+    "postcode": "zip",
+    "country_code": "country_code",
+}
+CREDIT_TYPES = {
+    "shop_later_credit": "store_credit",
+    "shop_now_credit": "store_credit",
+    "gift_card": "gift_card",
+}
 
 
 def _lines(data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], list[str]]]:
@@ -44,7 +52,8 @@ def parse(
     lines = _lines(data)
     units = tuple(
         ev.UnitData(
-            external_id=uid, platform_sku=p.text(item, "sku", "item", required=True),
+            external_id=uid,
+            platform_sku=p.text(item, "sku", "item", required=True),
             title=p.text(item, "title", "item"),
             price=p.minor_units(item, "unit_price_minor", "item"),
             discount=p.minor_units(item, "unit_discount_minor", "item", required=False),
@@ -54,19 +63,24 @@ def parse(
         )
         for item, uids in lines
         for uid in uids
-    )  # fmt: skip
+    )
     exchanges = []
     for index, item in enumerate(p.items(data, "exchange_items", "data")):
         where = f"data.exchange_items[{index}]"
         count = p.quantity(item, "quantity", where)
         each = p.minor_units(item, "unit_price_minor", where) + p.minor_units(
-            item, "unit_tax_minor", where, required=False)  # fmt: skip
+            item, "unit_tax_minor", where, required=False
+        )
         sku = p.text(item, "sku", where, required=True)
-        exchanges.append(ev.ExchangeData(
-            external_id=f"{p.text(item, 'replaces_line_id', where) or index}:{sku}",
-            platform_sku=sku, title=p.text(item, "title", where), quantity=count,
-            value=each * count,
-        ))  # fmt: skip
+        exchanges.append(
+            ev.ExchangeData(
+                external_id=f"{p.text(item, 'replaces_line_id', where) or index}:{sku}",
+                platform_sku=sku,
+                title=p.text(item, "title", where),
+                quantity=count,
+                value=each * count,
+            )
+        )
     customer = data.get("customer") if isinstance(data.get("customer"), Mapping) else {}
     address = data.get("shipping_address")
     address = address if isinstance(address, Mapping) else {}
@@ -78,13 +92,18 @@ def parse(
             event_key=f"swap:{rid}:opened:{known}",
             occurred_at=p.timestamp(data, "created_at", "data"),
             order_ref=p.order_ref(p.text(data, "order_number", "data")),
-            customer_email=p.text(customer, "email", "customer"), customer_name=name,
-            address={**p.address(address, ADDRESS, "address"),
-                     "phone": p.text(customer, "phone", "customer")},
-            currency=currency, platform_state=p.text(data, "status", "data"), units=units,
+            customer_email=p.text(customer, "email", "customer"),
+            customer_name=name,
+            address={
+                **p.address(address, ADDRESS, "address"),
+                "phone": p.text(customer, "phone", "customer"),
+            },
+            currency=currency,
+            platform_state=p.text(data, "status", "data"),
+            units=units,
             exchanges=tuple(exchanges),
         )
-    ]  # fmt: skip
+    ]
     history = p.items(data, "status_history", "data")
     moments = [p.text(h, "status", "status_history") for h in history]
     current = p.text(data, "status", "data")
@@ -104,24 +123,41 @@ def parse(
             inspected = p.timestamp(item, "inspected_at", "item")
             condition = p.text(item, "condition", "item")
             for uid in uids:
-                events.append(ev.UnitGraded(rid, f"swap:{rid}:graded:{uid}:{disposition}",
-                                            inspected, unit_id=uid, disposition=disposition,
-                                            condition=condition))  # fmt: skip
+                events.append(
+                    ev.UnitGraded(
+                        rid,
+                        f"swap:{rid}:graded:{uid}:{disposition}",
+                        inspected,
+                        unit_id=uid,
+                        disposition=disposition,
+                        condition=condition,
+                    )
+                )
     refund = data.get("refund") if isinstance(data.get("refund"), Mapping) else {}
     paid = p.minor_units(refund, "amount_minor", "refund", required=False)
     if p.text(refund, "status", "refund") == "refunded" and paid > 0:
-        events.append(ev.RefundIssued(
-            rid, f"swap:{rid}:refund:{p.text(refund, 'reference', 'refund') or paid}",
-            p.timestamp(refund, "refunded_at", "refund"), amount=paid, currency=currency,
-            reference=p.text(refund, "reference", "refund"),
-        ))  # fmt: skip
+        events.append(
+            ev.RefundIssued(
+                rid,
+                f"swap:{rid}:refund:{p.text(refund, 'reference', 'refund') or paid}",
+                p.timestamp(refund, "refunded_at", "refund"),
+                amount=paid,
+                currency=currency,
+                reference=p.text(refund, "reference", "refund"),
+            )
+        )
     credit = data.get("credit")
     if isinstance(credit, Mapping):
         code = p.text(credit, "code", "credit", required=True)
-        events.append(ev.CreditIssued(
-            rid, f"swap:{rid}:credit:{code}", p.timestamp(credit, "issued_at", "credit"),
-            amount=p.minor_units(credit, "amount_minor", "credit"),
-            currency=(p.text(credit, "currency", "credit") or currency).upper(), reference=code,
-            kind=CREDIT_TYPES.get(p.text(credit, "type", "credit"), "store_credit"),
-        ))  # fmt: skip
+        events.append(
+            ev.CreditIssued(
+                rid,
+                f"swap:{rid}:credit:{code}",
+                p.timestamp(credit, "issued_at", "credit"),
+                amount=p.minor_units(credit, "amount_minor", "credit"),
+                currency=(p.text(credit, "currency", "credit") or currency).upper(),
+                reference=code,
+                kind=CREDIT_TYPES.get(p.text(credit, "type", "credit"), "store_credit"),
+            )
+        )
     return events

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from connectors.base.simulator import STEPS, Dialect, SimReturn, parse_time
 
-STATUS = {"opened": "created", "in_transit": "in_transit", "delivered": "delivered",
-          "graded": "inspected", "refunded": "refunded", "cancelled": "cancelled",
-          "expired": "cancelled"}  # fmt: skip
+STATUS = {
+    "opened": "created",
+    "in_transit": "in_transit",
+    "delivered": "delivered",
+    "graded": "inspected",
+    "refunded": "refunded",
+    "cancelled": "cancelled",
+    "expired": "cancelled",
+}
 SHIPPING = {"created": "Pre-Transit", "in_transit": "In-Transit"}
 
 
@@ -21,30 +27,54 @@ def minor(value) -> int:
 
 
 def render(ret: SimReturn) -> dict:
-    reached = [STATUS[s] for s in STEPS[: ret.step + 1]] + ([STATUS[ret.ending]] if ret.ending
-                                                               else [])  # fmt: skip
+    reached = [STATUS[s] for s in STEPS[: ret.step + 1]] + (
+        [STATUS[ret.ending]] if ret.ending else []
+    )
     graded = ret.stage in ("graded", "refunded")
     return {
-        "return_id": ret.id, "order_number": f"#{ret.order}", "status": STATUS[ret.stage],
-        "shipping_status": SHIPPING.get(STATUS[ret.stage], "Delivered"), "return_type": "Refund",
-        "created_at": ret.created.isoformat(), "updated_at": ret.updated.isoformat(),
+        "return_id": ret.id,
+        "order_number": f"#{ret.order}",
+        "status": STATUS[ret.stage],
+        "shipping_status": SHIPPING.get(STATUS[ret.stage], "Delivered"),
+        "return_type": "Refund",
+        "created_at": ret.created.isoformat(),
+        "updated_at": ret.updated.isoformat(),
         "status_history": [{"status": s, "at": ret.updated.isoformat()} for s in reached],
-        "customer": {"email": ret.email, "first_name": ret.name.split()[0],
-                     "last_name": ret.name.split()[-1]},
-        "shipping_address": {"address1": "1 Simulated Street", "city": "Bath", "zip": "BA1 1AA",
-                             "country_code": "GB"},
+        "customer": {
+            "email": ret.email,
+            "first_name": ret.name.split()[0],
+            "last_name": ret.name.split()[-1],
+        },
+        "shipping_address": {
+            "address1": "1 Simulated Street",
+            "city": "Bath",
+            "zip": "BA1 1AA",
+            "country_code": "GB",
+        },
         "currency": "GBP",
-        "items": [{"line_id": u.id, "sku": u.sku, "title": u.title, "quantity": 1,
-                   "unit_price_minor": minor(u.price), "unit_discount_minor": minor(u.discount),
-                   "unit_tax_minor": minor(u.tax), "reason": u.reason,
-                   "disposition": u.disposition if graded else None,
-                   "inspected_at": ret.updated.isoformat() if graded else None}
-                  for u in ret.units],
+        "items": [
+            {
+                "line_id": u.id,
+                "sku": u.sku,
+                "title": u.title,
+                "quantity": 1,
+                "unit_price_minor": minor(u.price),
+                "unit_discount_minor": minor(u.discount),
+                "unit_tax_minor": minor(u.tax),
+                "reason": u.reason,
+                "disposition": u.disposition if graded else None,
+                "inspected_at": ret.updated.isoformat() if graded else None,
+            }
+            for u in ret.units
+        ],
         "exchange_items": [],
-        "refund": {"status": "refunded" if ret.stage == "refunded" else "pending",
-                   "amount_minor": minor(ret.credit), "reference": f"SWR-{ret.id}"},
+        "refund": {
+            "status": "refunded" if ret.stage == "refunded" else "pending",
+            "amount_minor": minor(ret.credit),
+            "reference": f"SWR-{ret.id}",
+        },
         "credit": None,
-    }  # fmt: skip
+    }
 
 
 class SwapDialect(Dialect):
@@ -53,8 +83,11 @@ class SwapDialect(Dialect):
     api_key_header = "X-Api-Key"
 
     def webhook(self, ret, stage):
-        event = {"opened": "return.created", "graded": "return.processed",
-                 "cancelled": "return.cancelled"}.get(stage, "return.updated")  # fmt: skip
+        event = {
+            "opened": "return.created",
+            "graded": "return.processed",
+            "cancelled": "return.cancelled",
+        }.get(stage, "return.updated")
         return [
             {
                 "id": f"whe_{ret.id}_{stage}",
@@ -68,7 +101,8 @@ class SwapDialect(Dialect):
     def api(self, sim, method, path, query, form):
         if path != "/api/returns":
             return 404, {"error": "no such endpoint"}
-        rows = sim.listed(parse_time(query.get("updated_at_min")),
-                          parse_time(query.get("updated_at_max")))  # fmt: skip
+        rows = sim.listed(
+            parse_time(query.get("updated_at_min")), parse_time(query.get("updated_at_max"))
+        )
         page, cursor = sim.page(rows, query.get("page_info"))
         return 200, {"returns": [render(r) for r in page], "next_cursor": cursor}

@@ -39,20 +39,43 @@ class ReturnUnitSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReturnUnit
         fields = [
-            "id", "external_id", "platform_sku", "barcode", "title", "price", "discount", "tax",
-            "expected_credit", "expected_credit_estimated", "reason", "outcome", "condition",
-            "disposition", "state", "stock_code", "khaos_return_reason", "site_id", "received_at",
+            "id",
+            "external_id",
+            "platform_sku",
+            "barcode",
+            "title",
+            "price",
+            "discount",
+            "tax",
+            "expected_credit",
+            "expected_credit_estimated",
+            "reason",
+            "outcome",
+            "condition",
+            "disposition",
+            "state",
+            "stock_code",
+            "khaos_return_reason",
+            "site_id",
+            "received_at",
             "graded_at",
-        ]  # fmt: skip
+        ]
 
 
 class ExchangeRequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExchangeRequest
         fields = [
-            "id", "external_id", "sequence", "platform_sku", "title", "quantity", "value",
-            "state", "order_status",
-        ]  # fmt: skip
+            "id",
+            "external_id",
+            "sequence",
+            "platform_sku",
+            "title",
+            "quantity",
+            "value",
+            "state",
+            "order_status",
+        ]
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
@@ -75,11 +98,26 @@ class PostingSerializer(serializers.ModelSerializer):
     class Meta:
         model = Posting
         fields = [
-            "id", "channel", "return_id", "kind", "associated_ref", "state", "process_return",
-            "expected_credit", "currency", "payload", "created_at", "ready_at",
-            "first_downloaded_at", "last_downloaded_at", "download_count", "confirmed_at",
-            "confirmation_ref", "confirm_by", "withdrawn_at",
-        ]  # fmt: skip
+            "id",
+            "channel",
+            "return_id",
+            "kind",
+            "associated_ref",
+            "state",
+            "process_return",
+            "expected_credit",
+            "currency",
+            "payload",
+            "created_at",
+            "ready_at",
+            "first_downloaded_at",
+            "last_downloaded_at",
+            "download_count",
+            "confirmed_at",
+            "confirmation_ref",
+            "confirm_by",
+            "withdrawn_at",
+        ]
 
     def get_payload(self, posting) -> dict:
         return json.loads(posting.document, parse_float=str) if posting.document else {}
@@ -97,10 +135,23 @@ class ExceptionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExceptionCase
         fields = [
-            "id", "kind", "owner", "status", "return_id", "unit_id", "message", "details",
-            "assignee", "resolution", "resolved_by", "resolved_at", "occurrences",
-            "created_at", "updated_at", "fix_url",
-        ]  # fmt: skip
+            "id",
+            "kind",
+            "owner",
+            "status",
+            "return_id",
+            "unit_id",
+            "message",
+            "details",
+            "assignee",
+            "resolution",
+            "resolved_by",
+            "resolved_at",
+            "occurrences",
+            "created_at",
+            "updated_at",
+            "fix_url",
+        ]
 
     def get_fix_url(self, case) -> str | None:
         link = fix_link(case)
@@ -117,11 +168,27 @@ class ReturnListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Return
         fields = [
-            "id", "platform", "connection", "external_id", "associated_ref", "order_ref",
-            "customer_email", "customer_name", "currency", "state", "money_state",
-            "platform_state", "urn", "refunded_amount", "store_credit_amount",
-            "exchange_amount", "refunded_at", "platform_created_at", "created_at", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "platform",
+            "connection",
+            "external_id",
+            "associated_ref",
+            "order_ref",
+            "customer_email",
+            "customer_name",
+            "currency",
+            "state",
+            "money_state",
+            "platform_state",
+            "urn",
+            "refunded_amount",
+            "store_credit_amount",
+            "exchange_amount",
+            "refunded_at",
+            "platform_created_at",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class StoreCreditLiabilitySerializer(serializers.ModelSerializer):
@@ -144,9 +211,15 @@ class ReturnDetailSerializer(ReturnListSerializer):
     class Meta(ReturnListSerializer.Meta):
         fields = [
             *ReturnListSerializer.Meta.fields,
-            "address", "units", "exchanges", "postings", "exceptions", "timeline", "liabilities",
+            "address",
+            "units",
+            "exchanges",
+            "postings",
+            "exceptions",
+            "timeline",
+            "liabilities",
             "expected_credit_estimated",
-        ]  # fmt: skip
+        ]
 
     def get_expected_credit_estimated(self, ret) -> bool:
         # The units prefetched for the detail; cancelled ones count for nothing.
@@ -243,10 +316,22 @@ class KhaosProductSerializer(serializers.ModelSerializer):
     class Meta:
         model = KhaosProduct
         fields = [
-            "id", "stock_id", "stock_code", "description", "publish_on_web", "discontinued",
-            "run_to_zero", "stock_controlled", "deleted", "tax_rate_id", "tax_rate_name",
-            "sell_price_gross", "barcodes", "old_codes", "updated_at",
-        ]  # fmt: skip
+            "id",
+            "stock_id",
+            "stock_code",
+            "description",
+            "publish_on_web",
+            "discontinued",
+            "run_to_zero",
+            "stock_controlled",
+            "deleted",
+            "tax_rate_id",
+            "tax_rate_name",
+            "sell_price_gross",
+            "barcodes",
+            "old_codes",
+            "updated_at",
+        ]
 
 
 class StockLevelSerializer(serializers.ModelSerializer):
@@ -326,10 +411,23 @@ class PlatformConnectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = PlatformConnection
         fields = [
-            "id", "platform", "slug", "name", "enabled", "khaos_channel", "webhook_secret",
-            "api_key", "base_url", "poll_minutes", "posting_policy", "value_tolerance",
-            "credit_refunded_shipping", "credit_handling_fee", "options", "last_polled_at",
-        ]  # fmt: skip
+            "id",
+            "platform",
+            "slug",
+            "name",
+            "enabled",
+            "khaos_channel",
+            "webhook_secret",
+            "api_key",
+            "base_url",
+            "poll_minutes",
+            "posting_policy",
+            "value_tolerance",
+            "credit_refunded_shipping",
+            "credit_handling_fee",
+            "options",
+            "last_polled_at",
+        ]
         read_only_fields = fields
 
 
@@ -338,9 +436,17 @@ class KhaosChannelSerializer(serializers.ModelSerializer):
         model = KhaosChannel
         # The password is never shown, not even masked: only its hash is kept.
         fields = [
-            "id", "slug", "name", "username", "format", "default_urn", "site_id",
-            "download_frequency_minutes", "batch_size", "confirmation_days",
-        ]  # fmt: skip
+            "id",
+            "slug",
+            "name",
+            "username",
+            "format",
+            "default_urn",
+            "site_id",
+            "download_frequency_minutes",
+            "batch_size",
+            "confirmation_days",
+        ]
         read_only_fields = fields
 
 

@@ -36,32 +36,47 @@ def _kinds(name):
 def test_each_snapshot_becomes_the_facts_it_holds():
     assert _kinds("01_return_created_5001.json") == ["ReturnOpened", "LabelUpdated"]
     assert _kinds("02_return_updated_5001_one_unit_graded.json") == [
-        "ReturnOpened", "LabelUpdated", "UnitsInTransit", "UnitsReceived", "UnitGraded",
-    ]  # fmt: skip
+        "ReturnOpened",
+        "LabelUpdated",
+        "UnitsInTransit",
+        "UnitsReceived",
+        "UnitGraded",
+    ]
     assert _kinds("03_return_closed_5001_both_graded_refunded.json") == [
-        "ReturnOpened", "LabelUpdated", "UnitsInTransit", "UnitsReceived", "UnitGraded",
-        "UnitGraded", "RefundIssued",
-    ]  # fmt: skip
+        "ReturnOpened",
+        "LabelUpdated",
+        "UnitsInTransit",
+        "UnitsReceived",
+        "UnitGraded",
+        "UnitGraded",
+        "RefundIssued",
+    ]
     assert _kinds("05_return_closed_5003_keep_item_and_donate.json") == [
-        "ReturnOpened", "RefundIssued",
-    ]  # fmt: skip
+        "ReturnOpened",
+        "RefundIssued",
+    ]
 
 
 def test_grades_refunds_and_exchanges_in_detail():
     events = parse_return(fixture_json("loop/03_return_closed_5001_both_graded_refunded.json"))
     graded = [e for e in events if isinstance(e, ev.UnitGraded)]
     assert [(g.unit_id, g.disposition, g.condition) for g in graded] == [
-        ("9100101", "back_to_stock", "grade_a"), ("9100102", "back_to_stock", "grade_b"),
-    ]  # fmt: skip
+        ("9100101", "back_to_stock", "grade_a"),
+        ("9100102", "back_to_stock", "grade_b"),
+    ]
     (refund,) = [e for e in events if isinstance(e, ev.RefundIssued)]
     assert (refund.amount, refund.currency, refund.reference) == (
-        Decimal("59.98"), "GBP", "912345678001",
-    )  # fmt: skip
+        Decimal("59.98"),
+        "GBP",
+        "912345678001",
+    )
     (opened, *_) = parse_return(fixture_json("loop/04_return_created_5002_exchange_in_stock.json"))
     (exchange,) = opened.exchanges
     assert (exchange.external_id, exchange.platform_sku, exchange.value) == (
-        "66012", "HF-KNT-MCR-NVY-L", Decimal("59.00"),
-    )  # fmt: skip
+        "66012",
+        "HF-KNT-MCR-NVY-L",
+        Decimal("59.00"),
+    )
     assert opened.address["town"] and opened.address["country_code"] == "GB"
 
 
@@ -73,14 +88,21 @@ def test_first_return_in_detail():
     assert event.customer_name == "Eleanor Whitfield"
     assert event.currency == "GBP"
     assert event.address == {
-        "line1": "14 Chantry Lane", "line2": "", "town": "Harrogate", "county": "",
-        "postcode": "HG1 4PQ", "country_code": "GB", "phone": "+44 7700 900123",
-    }  # fmt: skip
+        "line1": "14 Chantry Lane",
+        "line2": "",
+        "town": "Harrogate",
+        "county": "",
+        "postcode": "HG1 4PQ",
+        "country_code": "GB",
+        "phone": "+44 7700 900123",
+    }
     assert [u.external_id for u in event.units] == ["9100101", "9100102"]
     unit = event.units[0]
     assert (unit.price, unit.discount, unit.tax) == (
-        Decimal("24.99"), Decimal("0.00"), Decimal("5.00"),
-    )  # fmt: skip
+        Decimal("24.99"),
+        Decimal("0.00"),
+        Decimal("5.00"),
+    )
     assert unit.reason == "Too big"
     assert unit.outcome == "refund"
 
@@ -94,8 +116,10 @@ def test_added_fields_are_ignored():
 
 def test_a_fact_has_the_same_key_in_every_snapshot_that_repeats_it():
     def keys(name):
-        return {type(e).__name__ + e.event_key: e.event_key
-                for e in parse_return(fixture_json(f"loop/{name}"))}  # fmt: skip
+        return {
+            type(e).__name__ + e.event_key: e.event_key
+            for e in parse_return(fixture_json(f"loop/{name}"))
+        }
 
     created = keys("01_return_created_5001.json")
     graded_one = keys("02_return_updated_5001_one_unit_graded.json")

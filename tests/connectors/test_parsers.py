@@ -13,8 +13,13 @@ from connectors.base.errors import ParseError
 from returns_hub import events as ev
 from tests.conftest import FIXTURES
 
-FOLDERS = {"loop": "loop", "happy-returns": "happy_returns", "reveni": "reveni", "swap": "swap",
-           "rebound": "rebound"}  # fmt: skip
+FOLDERS = {
+    "loop": "loop",
+    "happy-returns": "happy_returns",
+    "reveni": "reveni",
+    "swap": "swap",
+    "rebound": "rebound",
+}
 CASES = [
     (platform, path)
     for platform, folder in FOLDERS.items()

@@ -14,8 +14,13 @@ PLATFORMS = ["happy-returns", "loop", "rebound", "reveni", "swap"]
 
 def simulator(live_server, workspace, platform, **knobs):
     connection = workspace.connections[platform]
-    sim = simulators.for_connection(connection, live_server.url, secret=connection.webhook_secret,
-                                    api_key="sim-key", knobs=Knobs(**knobs))  # fmt: skip
+    sim = simulators.for_connection(
+        connection,
+        live_server.url,
+        secret=connection.webhook_secret,
+        api_key="sim-key",
+        knobs=Knobs(**knobs),
+    )
     connection.base_url = sim.serve()
     connection.api_key = "sim-key"
     connection.options = {**connection.options, "requests_per_second": 100}  # a local simulator
@@ -25,8 +30,9 @@ def simulator(live_server, workspace, platform, **knobs):
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_webhooks_then_a_poll_make_each_fact_once(live_server, workspace, platform):
-    sim, connection = simulator(live_server, workspace, platform, duplicates=True,
-                                out_of_order=True, bad_signature_rate=0.1)  # fmt: skip
+    sim, connection = simulator(
+        live_server, workspace, platform, duplicates=True, out_of_order=True, bad_signature_rate=0.1
+    )
     try:
         for _ in range(5):
             sim.tick(new=2)

@@ -32,14 +32,17 @@ def khaos(client, workspace):
         channel = workspace.channel
 
         def get(self, endpoint, headers=None, **query):
-            extra = {**basic(), **{f"HTTP_{k.upper().replace('-', '_')}": v
-                                   for k, v in (headers or {}).items()}}  # fmt: skip
+            extra = {
+                **basic(),
+                **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()},
+            }
             return client.get(f"/khaos/hf/{endpoint}", query, **extra)
 
         def post(self, endpoint, body: bytes, fmt="json"):
             kind = "application/xml" if fmt == "xml" else "application/json"
-            return client.post(f"/khaos/hf/{endpoint}?format={fmt}", body, content_type=kind,
-                               **basic())  # fmt: skip
+            return client.post(
+                f"/khaos/hf/{endpoint}?format={fmt}", body, content_type=kind, **basic()
+            )
 
     return Khaos()
 
@@ -59,8 +62,10 @@ def test_every_endpoint_needs_the_channels_basic_auth(client, workspace, endpoin
 def test_config_lists_absolute_urls_in_json_and_xml(khaos):
     config = khaos.get("config").json()["EndpointConfig"]
     assert config["CReturnDownload"] == {
-        "URL": "http://testserver/khaos/hf/returns", "Format": "JSON", "Frequency": 15,
-    }  # fmt: skip
+        "URL": "http://testserver/khaos/hf/returns",
+        "Format": "JSON",
+        "Frequency": 15,
+    }
     assert config["OrderDownload"]["URL"] == "http://testserver/khaos/hf/orders"
     assert config["StockUpload"] == {"URL": "http://testserver/khaos/hf/stock", "Format": "JSON"}
     assert config["StockStatusUpload"]["URL"].endswith("/khaos/hf/stock-status")
@@ -75,9 +80,16 @@ def test_config_lists_absolute_urls_in_json_and_xml(khaos):
 def _graded_returns(workspace, count, start=0):
     rb = workspace.connections["rebound"]
     for n in range(start, start + count):
-        apply_together(rb, opened(f"9{n:05d}", [unit("1", "HF-ACC-SCF-LAM-GRY", "35.00")],
-                                  order=str(n), email="catherine.doyle@example.com"),
-                       graded(f"9{n:05d}", "1", "restocked"))  # fmt: skip
+        apply_together(
+            rb,
+            opened(
+                f"9{n:05d}",
+                [unit("1", "HF-ACC-SCF-LAM-GRY", "35.00")],
+                order=str(n),
+                email="catherine.doyle@example.com",
+            ),
+            graded(f"9{n:05d}", "1", "restocked"),
+        )
 
 
 def _refs(response):
@@ -112,9 +124,11 @@ def test_returns_are_paged_with_continuation_and_none_is_skipped(khaos, workspac
 
 def test_specific_ids_answer_exactly_the_named_servable_records(khaos, workspace):
     _graded_returns(workspace, 3)
-    held = apply_together(workspace.connections["rebound"],
-                          opened("HELD1", [unit("1", "NOPE", "1.00")], order="1"),
-                          graded("HELD1", "1", "restocked"))  # fmt: skip
+    held = apply_together(
+        workspace.connections["rebound"],
+        opened("HELD1", [unit("1", "NOPE", "1.00")], order="1"),
+        graded("HELD1", "1", "restocked"),
+    )
     assert held.postings.get().state == "held"
     response = khaos.get("returns", {"SpecificIDs": '"RB-900002,RB-HELD1,RB-900000,NOPE"'})
     assert _refs(response) == ["RB-900000", "RB-900002"]
@@ -145,14 +159,26 @@ def test_returns_download_in_xml_uses_the_documented_names(khaos, workspace):
 def test_exchange_orders_download_and_their_status_upload(khaos, workspace):
     from tests.engine_events import exchange
 
-    apply(workspace.connections["loop"], opened(
-        "5002", [unit("9100201", "HF-KNT-MCR-NVY-M", "49.17", "9.83", outcome="exchange")],
-        order="1002", email="tomasz.nowak@example.net",
-        exchanges=[exchange("66012", "HF-KNT-MCR-NVY-L", "59.00")]))  # fmt: skip
-    apply(workspace.connections["swap"], opened(
-        "40012", [unit("1", "HF-DRS-WRP-SAG-10", "74.17", "14.83", outcome="exchange")],
-        order="1031", email="aisha.khan@example.com",
-        exchanges=[exchange("1", "HF-DRS-WRP-SAG-12", "89.00")]))  # fmt: skip
+    apply(
+        workspace.connections["loop"],
+        opened(
+            "5002",
+            [unit("9100201", "HF-KNT-MCR-NVY-M", "49.17", "9.83", outcome="exchange")],
+            order="1002",
+            email="tomasz.nowak@example.net",
+            exchanges=[exchange("66012", "HF-KNT-MCR-NVY-L", "59.00")],
+        ),
+    )
+    apply(
+        workspace.connections["swap"],
+        opened(
+            "40012",
+            [unit("1", "HF-DRS-WRP-SAG-10", "74.17", "14.83", outcome="exchange")],
+            order="1031",
+            email="aisha.khan@example.com",
+            exchanges=[exchange("1", "HF-DRS-WRP-SAG-12", "89.00")],
+        ),
+    )
 
     orders = documents.loads(khaos.get("orders").content)["Orders"]
     assert [o["Header"]["AssociatedRef"] for o in orders] == ["LOOP-5002-X", "SWAP-40012-X"]
@@ -242,13 +268,23 @@ def test_bad_xml_is_400(khaos):
 def test_a_product_arriving_releases_returns_held_for_it(
     khaos, workspace, django_capture_on_commit_callbacks
 ):
-    ret = apply_together(workspace.connections["rebound"],
-                         opened("NEW1", [unit("1", "HF-NEW-HAT-01", "20.00")], order="7",
-                                email="catherine.doyle@example.com"),
-                         graded("NEW1", "1", "restocked"))  # fmt: skip
+    ret = apply_together(
+        workspace.connections["rebound"],
+        opened(
+            "NEW1",
+            [unit("1", "HF-NEW-HAT-01", "20.00")],
+            order="7",
+            email="catherine.doyle@example.com",
+        ),
+        graded("NEW1", "1", "restocked"),
+    )
     assert ret.exceptions.get().kind == "unknown_sku"
-    upload = {"Items": [{"StockID": "30001", "StockCode": "HF-NEW-HAT-01",
-                         "Options": {"PublishOnWeb": True}}], "Deleted": []}  # fmt: skip
+    upload = {
+        "Items": [
+            {"StockID": "30001", "StockCode": "HF-NEW-HAT-01", "Options": {"PublishOnWeb": True}}
+        ],
+        "Deleted": [],
+    }
     with django_capture_on_commit_callbacks(execute=True):
         assert khaos.post("stock", documents.dumps(upload).encode()).status_code == 200
     assert ret.postings.get().state == "ready"
@@ -267,10 +303,16 @@ def test_addresses_are_cut_to_khaos_lengths_never_null():
     from returns_hub.services.khaos_documents import contact, platform_address
 
     ret = factories.ReturnFactory.build(
-        address={"line1": "Flat 12, The Old Granary Building, Riverside Quay Road", "line2": "",
-                 "town": "Stoke-on-Trent " * 4, "postcode": "ST1 1AA EXTRA", "country_code": "gb"},
-        customer_name="Alexandria " + "Featherstonehaugh-" * 5, customer_email="a@example.com",
-    )  # fmt: skip
+        address={
+            "line1": "Flat 12, The Old Granary Building, Riverside Quay Road",
+            "line2": "",
+            "town": "Stoke-on-Trent " * 4,
+            "postcode": "ST1 1AA EXTRA",
+            "country_code": "gb",
+        },
+        customer_name="Alexandria " + "Featherstonehaugh-" * 5,
+        customer_email="a@example.com",
+    )
     doc = platform_address(ret)
     assert len(doc["Line1"]) <= 35 and not doc["Line1"].endswith(" ")
     assert len(doc["Town"]) <= 35
@@ -294,13 +336,27 @@ def test_stock_arriving_places_an_exchange_that_was_unavailable(
 ):
     from tests.engine_events import exchange
 
-    ret = apply(workspace.connections["swap"], opened(
-        "40013", [unit("1", "HF-DNM-SLM-IND-3232", "65.83", "13.17")], order="1032",
-        email="oliver.bennett@example.com",
-        exchanges=[exchange("1", "HF-DNM-SLM-IND-3432", "79.00")]))  # fmt: skip
+    ret = apply(
+        workspace.connections["swap"],
+        opened(
+            "40013",
+            [unit("1", "HF-DNM-SLM-IND-3232", "65.83", "13.17")],
+            order="1032",
+            email="oliver.bennett@example.com",
+            exchanges=[exchange("1", "HF-DNM-SLM-IND-3432", "79.00")],
+        ),
+    )
     assert ret.exceptions.get().kind == "exchange_unavailable"
-    status = {"Statuses": [{"StockCode": "HF-DNM-SLM-IND-3432", "StockID": "20303", "SiteID": 1,
-                            "Levels": {"Available": 4, "OnOrder": 8}}]}  # fmt: skip
+    status = {
+        "Statuses": [
+            {
+                "StockCode": "HF-DNM-SLM-IND-3432",
+                "StockID": "20303",
+                "SiteID": 1,
+                "Levels": {"Available": 4, "OnOrder": 8},
+            }
+        ]
+    }
     with django_capture_on_commit_callbacks(execute=True):
         assert khaos.post("stock-status", documents.dumps(status).encode()).status_code == 200
     assert ret.postings.get(kind="exchange_order").associated_ref == "SWAP-40013-X"

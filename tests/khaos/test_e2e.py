@@ -54,9 +54,16 @@ def test_simulator_imports_thousands_exactly_once(live_server, workspace, fmt, f
     rb = workspace.connections["rebound"]
     # A few through the engine, with every kind of disposition, and thousands generated.
     for n, disposition in enumerate(["restocked", "quarantined", "written_off"] * 4):
-        apply_together(rb, opened(f"E{n}", [unit("1", "HF-KNT-MCR-OAT-M", "59.00")],
-                                  order=str(n), email="catherine.doyle@example.com"),
-                       graded(f"E{n}", "1", disposition))  # fmt: skip
+        apply_together(
+            rb,
+            opened(
+                f"E{n}",
+                [unit("1", "HF-KNT-MCR-OAT-M", "59.00")],
+                order=str(n),
+                email="catherine.doyle@example.com",
+            ),
+            graded(f"E{n}", "1", disposition),
+        )
     made = generate(rb, 2400, prefix="G", batch=800)
     total = Posting.objects.filter(kind="return", state="ready").count()
     assert total == made + 12
@@ -89,9 +96,16 @@ def test_simulator_imports_thousands_exactly_once(live_server, workspace, fmt, f
 
 def test_refused_records_are_fixed_and_retried_by_name(live_server, workspace):
     rb = workspace.connections["rebound"]
-    apply_together(rb, opened("R1", [unit("1", "HF-KNT-MCR-OAT-M", "59.00")], order="1",
-                              email="catherine.doyle@example.com"),
-                   graded("R1", "1", "restocked"))  # fmt: skip
+    apply_together(
+        rb,
+        opened(
+            "R1",
+            [unit("1", "HF-KNT-MCR-OAT-M", "59.00")],
+            order="1",
+            email="catherine.doyle@example.com",
+        ),
+        graded("R1", "1", "restocked"),
+    )
     state = khaos_state()
     state.customers.discard("WEB10271")  # the account is missing in Khaos
     sim = simulator(live_server, state)
@@ -107,10 +121,17 @@ def test_refused_records_are_fixed_and_retried_by_name(live_server, workspace):
 
 def test_credit_note_export_is_what_finance_downloads(live_server, workspace):
     rb = workspace.connections["rebound"]
-    apply_together(rb, opened("C1", [unit("1", "HF-ACC-SCF-LAM-GRY", "35.00"),
-                                     unit("2", "HF-KID-PDL-YEL-0506", "32.00")], order="9",
-                              email="catherine.doyle@example.com"),
-                   graded("C1", "1", "restocked"), graded("C1", "2", "restocked"))  # fmt: skip
+    apply_together(
+        rb,
+        opened(
+            "C1",
+            [unit("1", "HF-ACC-SCF-LAM-GRY", "35.00"), unit("2", "HF-KID-PDL-YEL-0506", "32.00")],
+            order="9",
+            email="catherine.doyle@example.com",
+        ),
+        graded("C1", "1", "restocked"),
+        graded("C1", "2", "restocked"),
+    )
     sim = simulator(live_server, khaos_state())
     sim.run_once()
     rows = list(csv.DictReader(sim.credit_note_csv().splitlines()))
@@ -127,8 +148,14 @@ def test_the_simulator_command_runs_a_cycle_against_the_demo_workspace(live_serv
     call_command("load_demo", stdout=StringIO())
     out = StringIO()
     notes = tmp_path / "credit_notes.csv"
-    call_command("khaos_simulator", url=live_server.url, once=True, push_master=True,
-                 credit_notes=notes, stdout=out)  # fmt: skip
+    call_command(
+        "khaos_simulator",
+        url=live_server.url,
+        once=True,
+        push_master=True,
+        credit_notes=notes,
+        stdout=out,
+    )
     text = out.getvalue()
     assert "Khaos pushed the product master" in text
     assert "Khaos: 40 returns and 0 exchange orders imported" in text
