@@ -422,7 +422,11 @@ class PlatformConnectionSerializer(serializers.ModelSerializer):
             "base_url",
             "poll_minutes",
             "posting_policy",
+            "currency",
+            "time_zone",
             "value_tolerance",
+            "settlement_wait_hours",
+            "units_not_arrived_days",
             "credit_refunded_shipping",
             "credit_handling_fee",
             "options",
@@ -446,6 +450,9 @@ class KhaosChannelSerializer(serializers.ModelSerializer):
             "download_frequency_minutes",
             "batch_size",
             "confirmation_days",
+            "sales_source",
+            "company_class_id",
+            "source_reference_key",
         ]
         read_only_fields = fields
 

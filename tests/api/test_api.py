@@ -147,8 +147,10 @@ def test_connections_api_masks_secrets_and_channels_hide_passwords(api_client_fo
     body = api_client_for("data").get("/api/v1/connections/").json()["results"][0]
     assert body["webhook_secret"] == "••••••••alue"
     assert "supersecret" not in str(body)
+    assert (body["currency"], body["time_zone"]) == ("GBP", "Europe/London")
     channel = api_client_for("data").get("/api/v1/khaos/channels/").json()["results"][0]
     assert not any("password" in key for key in channel)
+    assert channel["source_reference_key"] == "SourceReference"
 
 
 def test_exceptions_filter_by_kind_status_owner(api_client_for):
