@@ -26,16 +26,29 @@ class UnitInline(ReadOnlyInline):
         "external_id",
         "platform_sku",
         "product",
-        "price",
+        "platform_price",
         "discount",
         "tax",
+        "expected_credit",
         "reason",
         "outcome",
         "condition",
         "disposition",
+        "grade_note",
         "state",
     ]
     readonly_fields = fields
+
+    @admin.display(description="price")
+    def platform_price(self, unit):
+        # Happy Returns sends no price: show that, never a 0.00 that looks like one.
+        return unit.price if unit.price_known else "none given"
+
+    @admin.display(description="expected credit")
+    def expected_credit(self, unit):
+        if unit.expected_credit_estimated:
+            return f"{unit.expected_credit} (estimate: Khaos SellPrice)"
+        return unit.expected_credit
 
 
 class ExchangeInline(ReadOnlyInline):

@@ -56,3 +56,13 @@ def test_mapping_import_previews_before_it_applies(client, role_users):
     assert preview.status_code == 200
     assert "RAINJKT-STONE-M" in preview.content.decode()
     assert not SkuMapping.objects.exists()  # nothing written until confirmed
+
+
+def test_a_unit_without_a_platform_price_shows_none_given_and_an_estimate(client, role_users):
+    product = factories.KhaosProductFactory(sell_price_gross="59.00")
+    ret = factories.ReturnFactory()
+    factories.ReturnUnitFactory(return_ref=ret, price=0, price_known=False, product=product)
+    client.force_login(role_users["admin"])
+    page = client.get(reverse("admin:returns_hub_return_change", args=[ret.pk])).content.decode()
+    assert "none given" in page
+    assert "59.00 (estimate: Khaos SellPrice)" in page
