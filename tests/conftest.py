@@ -1,8 +1,10 @@
+import base64
 import json
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection as db_connection
@@ -21,6 +23,42 @@ def fixture_bytes(relative: str) -> bytes:
 
 def fixture_json(relative: str):
     return json.loads(fixture_bytes(relative))
+
+
+# Each platform's folder of fixture webhooks, under tests/fixtures.
+PLATFORM_FOLDERS = {
+    "loop": "loop",
+    "happy-returns": "happy_returns",
+    "reveni": "reveni",
+    "swap": "swap",
+    "rebound": "rebound",
+}
+
+
+def fixture_webhooks(platform: str) -> list[Path]:
+    """The platform's fixture webhook bodies, in the order they are sent."""
+    return sorted((FIXTURES / PLATFORM_FOLDERS[platform]).glob("*.json"))
+
+
+def send_webhook(base_url: str, connection, body: bytes) -> httpx.Response:
+    """POST ``body`` to a live hub's webhook URL for ``connection``, signed with its secret
+    as the platform signs it."""
+    signature = registry.get(connection.platform).signature_for(connection.options)
+    return httpx.post(
+        f"{base_url}/webhooks/{connection.platform}/{connection.slug}/",
+        content=body,
+        timeout=30,
+        headers={
+            "Content-Type": "application/json",
+            signature.header: signature.compute(connection.webhook_secret, body),
+        },
+    )
+
+
+def khaos_basic(user: str = "khaos", password: str = "khaos-pw") -> dict:
+    """The test client's Basic auth header for the Khaos channel (the factories' password)."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
 
 
 @contextmanager

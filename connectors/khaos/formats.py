@@ -96,11 +96,27 @@ UNSTORABLE_ESCAPE = re.compile(r"\\u(0000|[dD][89abAB])")
 
 
 def from_json(body: bytes) -> dict:
+    return _whole_json(_json_text(body))
+
+
+def _json_text(body: bytes | bytearray) -> str:
     try:
-        text = body.decode("utf-8-sig")
+        return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UploadError(f"body is not valid JSON: {exc}") from None
-    return _whole_json(text)
+
+
+def _decoded(decode: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``decode(*args, **kwargs)``, its refusals as UploadError: not JSON, nested past
+    Python's recursion limit, or an integer with more digits than Python reads."""
+    try:
+        return decode(*args, **kwargs)
+    except simplejson.JSONDecodeError as exc:
+        raise UploadError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UploadError("body is not valid JSON: it nests too deeply") from None
+    except ValueError as exc:  # Python's limit on the digits of an integer
+        raise UploadError(f"body is not valid JSON: {parsing.number_error(exc)}") from None
 
 
 def _refuse_unstorable(document: Any, path: str = "") -> None:
@@ -265,14 +281,7 @@ class _JsonText:
         """The value at ``pos``; ``level`` is how deep in the document it sits. Text
         PostgreSQL cannot hold is refused, naming ``where`` (None: the caller checks)."""
         start = self.pos
-        try:
-            value, self.pos = _JSON_DECODER.raw_decode(self.text, self.pos)
-        except simplejson.JSONDecodeError as exc:
-            raise UploadError(f"body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise UploadError("body is not valid JSON: it nests too deeply") from None
-        except ValueError as exc:  # Python's limit on the digits of an integer
-            raise UploadError(f"body is not valid JSON: {parsing.number_error(exc)}") from None
+        value, self.pos = _decoded(_JSON_DECODER.raw_decode, self.text, self.pos)
         # A value with fewer brackets than levels left cannot nest too deeply: its walk
         # (slow, for the many entries of a large push) is needed only when it has more.
         opened = self.text.count("[", start, self.pos) + self.text.count("{", start, self.pos)
@@ -284,10 +293,7 @@ class _JsonText:
 
 
 def _json_parts(body: bytes | bytearray) -> Iterator[tuple[str, Any]]:
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UploadError(f"body is not valid JSON: {exc}") from None
+    text = _json_text(body)
     del body  # the text is all that is read from here on
     reader = _JsonText(text)
     if reader.peek() != "{":  # not an object: refused as the whole-document reader says
@@ -352,14 +358,7 @@ def _json_entries(reader: _JsonText, key: str) -> Callable[[], Any]:
 
 def _whole_json(text: str) -> dict:
     """A JSON text read whole, with the whole-document reader's checks and messages."""
-    try:
-        document = simplejson.loads(text, use_decimal=True)
-    except simplejson.JSONDecodeError as exc:
-        raise UploadError(f"body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise UploadError("body is not valid JSON: it nests too deeply") from None
-    except ValueError as exc:  # Python's limit on the digits of an integer
-        raise UploadError(f"body is not valid JSON: {parsing.number_error(exc)}") from None
+    document = _decoded(simplejson.loads, text, use_decimal=True)
     if not isinstance(document, dict):
         raise UploadError("body must be a JSON object")
     if parsing.depth(document) > parsing.MAX_DEPTH:

@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +19,7 @@ from returns_hub import events as ev
 from returns_hub.choices import InboxStatus
 from returns_hub.models import CustomerMapping, InboxDelivery, Return, SkuMapping
 from returns_hub.services import actions, ingest
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, send_webhook
 from tests.factories import PlatformConnectionFactory
 
 REAL = FIXTURES / "realworld" / "happy_returns"
@@ -344,19 +343,6 @@ def test_unit_identity_is_stable_and_item_ids_survive_reordering(items, seed):
 # --- the real return.asn through a live hub ----------------------------------------------
 
 
-def send(live_server, connection, body: bytes) -> httpx.Response:
-    signature = registry.get(connection.platform).signature_for(connection.options)
-    return httpx.post(
-        f"{live_server.url}/webhooks/happy-returns/{connection.slug}/",
-        content=body,
-        timeout=30,
-        headers={
-            "Content-Type": "application/json",
-            signature.header: signature.compute(connection.webhook_secret, body),
-        },
-    )
-
-
 @pytest.mark.live
 @pytest.mark.django_db(transaction=True)
 def test_real_return_asn_through_a_live_hub_then_posted_without_a_unit_price(
@@ -369,14 +355,14 @@ def test_real_return_asn_through_a_live_hub_then_posted_without_a_unit_price(
     hr = workspace.connections["happy-returns"]
     body = (REAL / ASN).read_bytes()
 
-    response = send(live_server, hr, body)
+    response = send_webhook(live_server.url, hr, body)
 
     assert response.status_code == 202, response.text
     delivery = InboxDelivery.objects.get(pk=response.json()["delivery"])
     assert (delivery.topic, delivery.status) == ("return.asn", InboxStatus.RECEIVED)
     assert queued == [("connectors.tasks.process_delivery", delivery.pk)]
     assert tasks.process_delivery(delivery.pk) == InboxStatus.PROCESSED
-    assert send(live_server, hr, body).status_code == 200  # redelivered: a duplicate
+    assert send_webhook(live_server.url, hr, body).status_code == 200  # redelivered: a duplicate
 
     ret = Return.objects.get(connection=hr, external_id=ASN_RETURN)
     assert (ret.associated_ref, ret.order_ref, ret.customer_email, ret.currency) == (

@@ -3,46 +3,22 @@ and exceptions, exactly as tests/fixtures/README.md expects."""
 
 from decimal import Decimal
 
-import httpx
 import pytest
 
-from connectors import registry
 from returns_hub.models import ExceptionCase, Posting, Return, StoreCreditLiability
-from tests.conftest import FIXTURES
+from tests.conftest import fixture_webhooks, send_webhook
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-FOLDERS = {
-    "loop": "loop",
-    "happy-returns": "happy_returns",
-    "reveni": "reveni",
-    "swap": "swap",
-    "rebound": "rebound",
-}
-
-
-def send(live_server, connection, path):
-    body = path.read_bytes()
-    signature = registry.get(connection.platform).signature_for(connection.options)
-    return httpx.post(
-        f"{live_server.url}/webhooks/{connection.platform}/{connection.slug}/",
-        content=body,
-        timeout=30,
-        headers={
-            "Content-Type": "application/json",
-            signature.header: signature.compute(connection.webhook_secret, body),
-        },
-    )
 
 
 def replay(live_server, workspace, platform):
     connection = workspace.connections[platform]
-    files = sorted((FIXTURES / FOLDERS[platform]).glob("*.json"))
+    files = fixture_webhooks(platform)
     for path in files:
-        response = send(live_server, connection, path)
+        response = send_webhook(live_server.url, connection, path.read_bytes())
         assert response.status_code == 202, (path.name, response.text)
     for path in files:  # every file a second time: recognised, nothing changes
-        assert send(live_server, connection, path).status_code == 200
+        assert send_webhook(live_server.url, connection, path.read_bytes()).status_code == 200
     return connection
 
 

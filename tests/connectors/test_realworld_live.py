@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
 import pytest
 
-from connectors import registry, tasks
+from connectors import tasks
 from returns_hub.choices import InboxStatus
 from returns_hub.models import InboxDelivery, Return
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, send_webhook
 from tests.factories import PlatformConnectionFactory
 
 REAL = FIXTURES / "realworld"
@@ -85,15 +84,6 @@ def test_every_real_file_is_proven_somewhere():
             assert stem in test_file.read_text(), f"{where} does not read {name}"
 
 
-def _post(live_server, connection, body: bytes) -> httpx.Response:
-    connector = registry.get(connection.platform)
-    signature = connector.signature_for(connection.options)
-    headers = {"Content-Type": "application/json"}
-    headers[signature.header] = signature.compute(connection.webhook_secret, body)
-    url = f"{live_server.url}/webhooks/{connection.platform}/{connection.slug}/"
-    return httpx.post(url, content=body, headers=headers, timeout=30)
-
-
 @pytest.mark.live
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name", sorted(BODIES))
@@ -103,9 +93,9 @@ def test_a_real_body_is_accepted_through_a_live_hub(name, live_server, monkeypat
     connection = PlatformConnectionFactory(platform=platform, slug="real", currency="USD")
     body = (REAL / name).read_bytes()
 
-    response = _post(live_server, connection, body)
+    response = send_webhook(live_server.url, connection, body)
     assert response.status_code == 202, response.text
-    assert _post(live_server, connection, body).status_code == 200  # a redelivery
+    assert send_webhook(live_server.url, connection, body).status_code == 200  # a redelivery
     delivery = InboxDelivery.objects.get(pk=response.json()["delivery"])
     assert bytes(delivery.body) == body  # kept whole, byte for byte
 

@@ -3,7 +3,6 @@
 what the platform did send; saving that row (admin, API, or an import of Khaos's customer
 export) moves the return on and it is served with the row's address."""
 
-import base64
 import dataclasses
 import html
 import io
@@ -18,20 +17,19 @@ from django.urls import reverse
 from returns_hub import documents, signals, tasks
 from returns_hub.models import CustomerMapping, ExceptionCase, Posting
 from returns_hub.services import actions
+from tests.conftest import khaos_basic
 from tests.engine_events import apply, apply_together, exchange, graded, opened, unit
 
 pytestmark = pytest.mark.django_db
 
 EMAIL = "nora.quinn@example.com"
-
-
-def basic():
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"khaos:khaos-pw").decode()}
+# A whole name and address for EMAIL, as a customer row holds them.
+NORA = {"name": "Nora Quinn", "line1": "4 Kiln Row", "town": "Whitby", "country": "GB"}
 
 
 def served_refs(client, endpoint="returns"):
     """What Khaos downloads now (first contact: everything servable)."""
-    page = documents.loads(client.get(f"/khaos/hf/{endpoint}", **basic()).content)
+    page = documents.loads(client.get(f"/khaos/hf/{endpoint}", **khaos_basic()).content)
     if endpoint == "returns":
         return [document["AssociatedRef"] for document in page["Returns"]]
     return [document["Header"]["AssociatedRef"] for document in page["Orders"]]
@@ -48,6 +46,22 @@ def rebound_return(workspace, rid="AD1", *, email=EMAIL, name="", address=None, 
     return apply_together(workspace.connections["rebound"], event, graded(rid, "1", "restocked"))
 
 
+def customer_row(**fields):
+    """The customer row for EMAIL (URN WEB500), with ``fields`` of its name and address."""
+    return CustomerMapping.objects.create(email=EMAIL, urn="WEB500", **fields)
+
+
+def assert_invoiced_to_nora_at_kiln_row(doc):
+    """The document is invoiced to Nora Quinn at 4 Kiln Row, Whitby YO21 3AA."""
+    assert doc["InvoiceAddress"] == {
+        "Line1": "4 Kiln Row",
+        "Town": "Whitby",
+        "Postcode": "YO21 3AA",
+        "Country": {"Code": "GB"},
+    }
+    assert doc["InvoiceContact"] == {"Forename": "Nora", "Surname": "Quinn", "Email": EMAIL}
+
+
 def open_cases(ret):
     return list(ret.exceptions.filter(status="open").order_by("id"))
 
@@ -61,14 +75,7 @@ def _split(url):
 
 
 def test_the_platforms_address_and_name_are_used_when_complete(workspace):
-    CustomerMapping.objects.create(
-        email=EMAIL,
-        urn="WEB500",
-        name="Someone Else",
-        line1="9 Other Road",
-        town="Leeds",
-        country="GB",
-    )
+    customer_row(name="Someone Else", line1="9 Other Road", town="Leeds", country="GB")
     ret = rebound_return(
         workspace,
         name="Nora Quinn",
@@ -79,14 +86,7 @@ def test_the_platforms_address_and_name_are_used_when_complete(workspace):
             "country_code": "GB",
         },
     )
-    doc = ret.postings.get().payload
-    assert doc["InvoiceAddress"] == {
-        "Line1": "4 Kiln Row",
-        "Town": "Whitby",
-        "Postcode": "YO21 3AA",
-        "Country": {"Code": "GB"},
-    }
-    assert doc["InvoiceContact"] == {"Forename": "Nora", "Surname": "Quinn", "Email": EMAIL}
+    assert_invoiced_to_nora_at_kiln_row(ret.postings.get().payload)
 
 
 def test_the_customer_row_gives_what_the_platform_did_not_send(client, workspace):
@@ -112,14 +112,7 @@ def test_the_customer_row_gives_what_the_platform_did_not_send(client, workspace
 
 def test_an_address_is_taken_whole_never_pieced_together(workspace):
     # The platform has a line and a town but no country; the row has a different address.
-    CustomerMapping.objects.create(
-        email=EMAIL,
-        urn="WEB500",
-        line1="9 Other Road",
-        town="Leeds",
-        postcode="LS1 1AA",
-        country="United Kingdom",
-    )
+    customer_row(line1="9 Other Road", town="Leeds", postcode="LS1 1AA", country="United Kingdom")
     ret = rebound_return(
         workspace, name="Nora Quinn", address={"line1": "4 Kiln Row", "town": "Whitby"}
     )
@@ -154,7 +147,7 @@ def test_neither_holds_the_return_and_the_prefilled_row_form_moves_it_on(
     assert served_refs(client) == []
     assert (
         "RB-AD1"
-        not in client.get("/khaos/hf/returns", {"format": "xml"}, **basic()).content.decode()
+        not in client.get("/khaos/hf/returns", {"format": "xml"}, **khaos_basic()).content.decode()
     )
     with pytest.raises(actions.ActionError, match="still there"):
         actions.resolve_exception(case, user=role_users["cx"], note="done")
@@ -207,20 +200,13 @@ def test_neither_holds_the_return_and_the_prefilled_row_form_moves_it_on(
     assert posting.state == "ready"
     assert case.status == "resolved"
     assert served_refs(client) == ["RB-AD1"]
-    doc = Posting.objects.get(associated_ref="RB-AD1").payload
-    assert doc["InvoiceAddress"] == {
-        "Line1": "4 Kiln Row",
-        "Town": "Whitby",
-        "Postcode": "YO21 3AA",
-        "Country": {"Code": "GB"},
-    }
-    assert doc["InvoiceContact"] == {"Forename": "Nora", "Surname": "Quinn", "Email": EMAIL}
+    assert_invoiced_to_nora_at_kiln_row(Posting.objects.get(associated_ref="RB-AD1").payload)
 
 
 def test_a_known_customer_without_an_address_gets_their_row_to_complete(
     client, workspace, role_users, django_capture_on_commit_callbacks
 ):
-    row = CustomerMapping.objects.create(email=EMAIL, urn="WEB500")
+    row = customer_row()
     ret = rebound_return(workspace, name="Nora Quinn", address={"town": "Whitby"})
     (case,) = open_cases(ret)
     assert "no address line 1 and no country" in case.message
@@ -269,7 +255,7 @@ def test_a_known_customer_without_an_address_gets_their_row_to_complete(
 def test_the_case_says_what_is_still_missing_as_it_changes(
     workspace, django_capture_on_commit_callbacks
 ):
-    row = CustomerMapping.objects.create(email=EMAIL, urn="WEB500")
+    row = customer_row()
     ret = rebound_return(workspace, address={"line1": "4 Kiln Row", "country_code": "GB"})
     (case,) = open_cases(ret)
     assert "this return has no town and no surname or forename" in case.message
@@ -294,14 +280,7 @@ def test_ignoring_it_withdraws_the_return_for_good(client, workspace, role_users
     posting = ret.postings.get()
     assert posting.state == "withdrawn"
     assert not open_cases(ret)
-    CustomerMapping.objects.create(
-        email=EMAIL,
-        urn="WEB500",
-        name="Nora Quinn",
-        line1="4 Kiln Row",
-        town="Whitby",
-        country="GB",
-    )
+    customer_row(**NORA)
     assert signals.held_for_customers({EMAIL}) == []  # nothing of that customer is held now
     tasks.reevaluate([ret.pk])  # even evaluated again with the address there: never posted
     assert ret.postings.get().state == "withdrawn"
@@ -333,14 +312,7 @@ def test_an_exchange_order_is_held_for_the_address_too(
     assert served_refs(client, "orders") == []
 
     with django_capture_on_commit_callbacks(execute=True):
-        CustomerMapping.objects.create(
-            email=EMAIL,
-            urn="WEB500",
-            name="Nora Quinn",
-            line1="4 Kiln Row",
-            town="Whitby",
-            country="GB",
-        )
+        customer_row(**NORA)
     assert served_refs(client, "orders") == ["LOOP-5009-X"]
     order = Posting.objects.get(associated_ref="LOOP-5009-X").payload
     assert order["Customer"]["URN"] == "WEB500"
@@ -383,22 +355,8 @@ def test_a_customer_row_re_evaluates_only_its_customers_held_returns(
 
 def test_the_api_reads_and_writes_the_customer_rows_name_and_address(api_client_for, workspace):
     api = api_client_for("data")
-    response = api.post(
-        "/api/v1/mappings/customers/",
-        {
-            "email": " Nora.Quinn@Example.com ",
-            "urn": "WEB500",
-            "name": "Nora Quinn",
-            "line1": "4 Kiln Row",
-            "town": "Whitby",
-            "postcode": "YO21 3AA",
-            "country": "GB",
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-    assert {k: v for k, v in response.json().items() if k != "id"} == {
-        "email": EMAIL,
+    sent = {
+        "email": " Nora.Quinn@Example.com ",
         "urn": "WEB500",
         "name": "Nora Quinn",
         "line1": "4 Kiln Row",
@@ -406,6 +364,10 @@ def test_the_api_reads_and_writes_the_customer_rows_name_and_address(api_client_
         "postcode": "YO21 3AA",
         "country": "GB",
     }
+    response = api.post("/api/v1/mappings/customers/", sent, format="json")
+    assert response.status_code == 201, response.json()
+    # All of it back as sent, the email normalised.
+    assert {k: v for k, v in response.json().items() if k != "id"} == {**sent, "email": EMAIL}
     row = response.json()["id"]
     assert (
         api.patch(
@@ -473,17 +435,8 @@ def test_khaos_customer_export_as_xlsx_with_report_headers(tmp_path, capsys, wor
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["URN", "Company Name", "Address 1", "Town", "Postcode", "Country", "Email"])
-    sheet.append(
-        [
-            "WEB500",
-            "Nora Quinn",
-            "4 Kiln Row",
-            "Whitby",
-            "YO21 3AA",
-            "United Kingdom",
-            "nora.quinn@example.com",
-        ]
-    )
+    values = ["WEB500", "Nora Quinn", "4 Kiln Row", "Whitby", "YO21 3AA", "United Kingdom"]
+    sheet.append([*values, "nora.quinn@example.com"])
     buffer = io.BytesIO()
     book.save(buffer)
     path = tmp_path / "customers.xlsx"
@@ -491,14 +444,7 @@ def test_khaos_customer_export_as_xlsx_with_report_headers(tmp_path, capsys, wor
     call_command("import_mappings", "customers", str(path), "--apply")
     assert "new 1" in capsys.readouterr().out
     row = CustomerMapping.objects.get(urn="WEB500")
-    assert (row.urn, row.name, row.line1, row.town, row.postcode, row.country) == (
-        "WEB500",
-        "Nora Quinn",
-        "4 Kiln Row",
-        "Whitby",
-        "YO21 3AA",
-        "United Kingdom",
-    )
+    assert [row.urn, row.name, row.line1, row.town, row.postcode, row.country] == values
 
 
 def test_a_bad_row_in_a_customer_export_imports_nothing(tmp_path, capsys, workspace):

@@ -7,7 +7,6 @@ Limits here are copied from the vendor's README (Address, Contact, Customer tabl
 from the hub's code, so the code is checked against the vendor and not against itself.
 """
 
-import base64
 import dataclasses
 import re
 import unicodedata
@@ -27,7 +26,9 @@ from returns_hub.choices import SourceReferenceKey
 from returns_hub.models import CustomerMapping, ExchangeRequest, KhaosProduct
 from returns_hub.services import khaos_documents as kd
 from tests import factories
-from tests.engine_events import apply, apply_together, exchange, graded, opened, unit
+from tests.conftest import khaos_basic
+from tests.engine_events import apply, apply_together, graded, opened, unit
+from tests.khaos.conftest import loop_exchange
 
 pytestmark = pytest.mark.django_db
 
@@ -58,13 +59,8 @@ REF_LIMIT = 50  # an AssociatedRef, by the channel contract (INTERFACE.md)
 SOURCE_KEYS = ("SourceReference", "SourceReturnReference")
 
 
-def basic():
-    token = base64.b64encode(b"khaos:khaos-pw").decode()
-    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
-
-
 def download(client, endpoint, fmt="json"):
-    response = client.get(f"/khaos/hf/{endpoint}", {"format": fmt}, **basic())
+    response = client.get(f"/khaos/hf/{endpoint}", {"format": fmt}, **khaos_basic())
     assert response.status_code == 200, response.content
     if fmt == "json":
         return documents.loads(response.content)
@@ -210,16 +206,7 @@ def test_priced_and_unpriced_lines_are_never_summed_together():
 def test_an_exchange_order_carries_sales_source_company_class_and_extended_description(
     client, workspace
 ):
-    apply(
-        workspace.connections["loop"],
-        opened(
-            "5002",
-            [unit("9100201", "HF-KNT-MCR-NVY-M", "49.17", "9.83", outcome="exchange")],
-            order="1002",
-            email="tomasz.nowak@example.net",
-            exchanges=[exchange("66012", "HF-KNT-MCR-NVY-L", "59.00")],
-        ),
-    )
+    apply(workspace.connections["loop"], loop_exchange())
     (order,) = download(client, "orders")["Orders"]
     assert order["Header"]["SalesSource"] == {"Name": "Web"}
     assert order["Customer"]["CompanyClass"] == {"ID": "1"}
@@ -248,16 +235,7 @@ def test_an_exchange_order_carries_sales_source_company_class_and_extended_descr
 def test_an_exchange_order_waits_for_the_channels_sales_source(workspace):
     workspace.channel.sales_source = ""
     workspace.channel.save()
-    ret = apply(
-        workspace.connections["loop"],
-        opened(
-            "5002",
-            [unit("9100201", "HF-KNT-MCR-NVY-M", "49.17", "9.83", outcome="exchange")],
-            order="1002",
-            email="tomasz.nowak@example.net",
-            exchanges=[exchange("66012", "HF-KNT-MCR-NVY-L", "59.00")],
-        ),
-    )
+    ret = apply(workspace.connections["loop"], loop_exchange())
     case = ret.exceptions.get(status="open")
     assert (case.kind, case.owner) == ("channel_incomplete", "data")
     assert "sales source" in case.message

@@ -11,28 +11,19 @@ named, and refused again when a user retries them by name.
 
 import dataclasses
 
-import httpx
 import pytest
 
-from connectors import registry
 from connectors.khaos.simulator import KhaosSimulator
 from returns_hub.models import Posting
 from returns_hub.services import khaos_documents
 from returns_hub.services.generate import generate
 from returns_hub.services.postings import SERVABLE
-from tests.conftest import FIXTURES
-from tests.engine_events import apply_together, exchange, graded, opened, unit
+from tests.conftest import PLATFORM_FOLDERS, fixture_webhooks, send_webhook
+from tests.engine_events import apply_together, graded, opened, unit
+from tests.khaos.conftest import swap_exchange as swap_exchange_event
 from tests.khaos.test_e2e import khaos_state
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-FOLDERS = {
-    "loop": "loop",
-    "happy-returns": "happy_returns",
-    "reveni": "reveni",
-    "swap": "swap",
-    "rebound": "rebound",
-}
 
 
 def strict_khaos(live_server, workspace, fmt="JSON"):
@@ -50,20 +41,10 @@ def strict_khaos(live_server, workspace, fmt="JSON"):
 
 def replay_platform_fixtures(live_server, workspace):
     """Every platform's fixture webhooks, signed, over HTTP, as the platforms send them."""
-    for platform, folder in FOLDERS.items():
+    for platform in PLATFORM_FOLDERS:
         connection = workspace.connections[platform]
-        signature = registry.get(platform).signature_for(connection.options)
-        for path in sorted((FIXTURES / folder).glob("*.json")):
-            body = path.read_bytes()
-            response = httpx.post(
-                f"{live_server.url}/webhooks/{platform}/{connection.slug}/",
-                content=body,
-                timeout=30,
-                headers={
-                    "Content-Type": "application/json",
-                    signature.header: signature.compute(connection.webhook_secret, body),
-                },
-            )
+        for path in fixture_webhooks(platform):
+            response = send_webhook(live_server.url, connection, path.read_bytes())
             assert response.status_code == 202, (path.name, response.text)
 
 
@@ -100,16 +81,8 @@ def awkward_returns(workspace):
 
 
 def swap_exchange(workspace):
-    apply_together(
-        workspace.connections["swap"],
-        opened(
-            "S9",
-            [unit("1", "HF-DRS-WRP-SAG-10", "74.17", "14.83", outcome="exchange")],
-            order="1099",
-            email="aisha.khan@example.com",
-            exchanges=[exchange("1", "HF-DRS-WRP-SAG-12", "89.00")],
-        ),
-    )
+    # Not the fixtures' 40012: the first test replays that one too.
+    apply_together(workspace.connections["swap"], swap_exchange_event("S9", order="1099"))
 
 
 def served(kind: str) -> set[str]:

@@ -2,7 +2,6 @@
 in tests/fixtures/realworld/khaos/), pushed as Khaos pushes them, and the shapes its
 document leaves open (docs/contracts: "What KC really sends")."""
 
-import base64
 import copy
 import hashlib
 import json
@@ -25,8 +24,9 @@ from hypothesis import strategies as st
 from connectors.khaos import views
 from returns_hub.models import KhaosProduct, KhaosUpload, Posting, ProductBarcode, StockLevel
 from tests import factories
-from tests.conftest import FIXTURES, sql_log
-from tests.engine_events import apply, exchange, opened, unit
+from tests.conftest import FIXTURES, khaos_basic, sql_log
+from tests.engine_events import apply
+from tests.khaos.conftest import loop_exchange, swap_exchange
 
 VENDOR = FIXTURES / "realworld" / "khaos"
 CREDENTIALS = ("khaos", "khaos-pw")
@@ -85,14 +85,13 @@ def channel(db):
 @pytest.fixture
 def khaos(client, channel):
     """Pushes through the Django test client (the same view, without a server)."""
-    token = base64.b64encode(":".join(CREDENTIALS).encode()).decode()
 
     def post(endpoint: str, body: bytes, fmt: str = "json"):
         return client.post(
             f"/khaos/hf/{endpoint}?format={fmt}",
             body,
             content_type=KINDS[fmt],
-            HTTP_AUTHORIZATION=f"Basic {token}",
+            **khaos_basic(*CREDENTIALS),
         )
 
     return post
@@ -211,16 +210,7 @@ def test_the_vendors_stock_status_stores_the_known_and_records_the_unknown(
 
 def _exchange_order(workspace, ref: str) -> Posting:
     """An exchange order the hub put on OrderDownload, known to Khaos as ``ref``."""
-    apply(
-        workspace.connections["swap"],
-        opened(
-            "40012",
-            [unit("1", "HF-DRS-WRP-SAG-10", "74.17", "14.83", outcome="exchange")],
-            order="1031",
-            email="aisha.khan@example.com",
-            exchanges=[exchange("1", "HF-DRS-WRP-SAG-12", "89.00")],
-        ),
-    )
+    apply(workspace.connections["swap"], swap_exchange())
     order = Posting.objects.get(kind="exchange_order")
     Posting.objects.filter(pk=order.pk).update(associated_ref=ref)
     return order
@@ -262,16 +252,7 @@ def test_the_vendors_order_status_applies_to_the_order_the_hub_knows(live_server
 def test_order_status_is_read_from_status_or_order_status(workspace, khaos, fmt):
     """The examples say ``Status``, the property table ``OrderStatus``: both are read."""
     swap = _exchange_order(workspace, "web_order_1516288492")
-    apply(
-        workspace.connections["loop"],
-        opened(
-            "5002",
-            [unit("9100201", "HF-KNT-MCR-NVY-M", "49.17", "9.83", outcome="exchange")],
-            order="1002",
-            email="tomasz.nowak@example.net",
-            exchanges=[exchange("66012", "HF-KNT-MCR-NVY-L", "59.00")],
-        ),
-    )
+    apply(workspace.connections["loop"], loop_exchange())
     loop = Posting.objects.get(kind="exchange_order", associated_ref="LOOP-5002-X")
     Posting.objects.filter(pk=loop.pk).update(associated_ref="web_order_1516288490")
     if fmt == "json":
@@ -476,12 +457,11 @@ def test_a_push_of_over_forty_megabytes_is_stored_and_answered(live_server, chan
 
 
 def _request(body: bytes, endpoint: str, fmt: str):
-    token = base64.b64encode(":".join(CREDENTIALS).encode()).decode()
     return RequestFactory().post(
         f"/khaos/hf/{endpoint}?format={fmt}",
         body,
         content_type=KINDS[fmt],
-        HTTP_AUTHORIZATION=f"Basic {token}",
+        **khaos_basic(*CREDENTIALS),
     )
 
 
