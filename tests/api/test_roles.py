@@ -1,5 +1,7 @@
 """One user per team: each can do its work and cannot do another team's."""
 
+import io
+
 import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
@@ -32,10 +34,29 @@ CASES = [
 ROLES = ["finance", "warehouse", "cx", "data", "admin", "nobody"]
 
 
-@pytest.mark.parametrize(("method", "url", "body", "allowed"), CASES)
+def credit_note_upload() -> dict:
+    """A fresh multipart body: the credit note export with one hand-raised note."""
+    upload = io.BytesIO(
+        b"Credit Note Code,Return Code,Associated Ref,Date,Currency,Net,Tax,Gross\r\n"
+        b"CN0010488,SR0007738,,12/03/2025,GBP,12.50,2.50,15.00\r\n"
+    )
+    upload.name = "credit_note_export.csv"
+    return {"file": upload}
+
+
+# Uploads (a body made afresh per request, sent as multipart).
+UPLOADS = [
+    ("post", "/api/v1/reconciliation/credit-notes/", credit_note_upload, {"finance", "admin"}),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "allowed"), CASES + UPLOADS)
 @pytest.mark.parametrize("role", ROLES)
 def test_api_permission_matrix(api_client_for, role, method, url, body, allowed):
-    response = getattr(api_client_for(role), method)(url, body, format="json")
+    if callable(body):
+        response = getattr(api_client_for(role), method)(url, body(), format="multipart")
+    else:
+        response = getattr(api_client_for(role), method)(url, body, format="json")
     if role in allowed:
         assert response.status_code in (200, 201), response.content
     else:
@@ -45,6 +66,13 @@ def test_api_permission_matrix(api_client_for, role, method, url, body, allowed)
 @pytest.mark.parametrize("url", ["/api/v1/returns/", "/api/v1/mappings/skus/", "/api/schema/"])
 def test_api_needs_authentication(url):
     assert APIClient().get(url).status_code in (401, 403)
+
+
+def test_the_credit_note_upload_needs_authentication(db):
+    response = APIClient().post(
+        "/api/v1/reconciliation/credit-notes/", credit_note_upload(), format="multipart"
+    )
+    assert response.status_code == 401
 
 
 def test_api_accepts_a_token(role_users):

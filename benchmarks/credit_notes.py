@@ -1,0 +1,55 @@
+"""The credit note import's memory on a 100,000-row export. Goal: well under 300 MB.
+
+Runs against the bench database (as the other benchmarks) and deletes what it imported.
+
+    python -m benchmarks.credit_notes            # BENCH_CREDIT_NOTES to scale
+"""
+
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+django.setup()
+
+from reconciliation.importers import import_credit_notes  # noqa: E402
+from reconciliation.models import CreditNote, CreditNoteImport  # noqa: E402
+
+GOAL_MB = 300
+ROWS = int(os.environ.get("BENCH_CREDIT_NOTES", "100000"))
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "credit_notes.csv"
+        with path.open("w", newline="") as out:
+            out.write("Credit Note Code,Return Code,Associated Ref,Date,Currency,Net,Tax,Gross\r\n")
+            for i in range(ROWS):
+                out.write(
+                    f"BENCH{i:08d},SR{i:08d},BENCH-{i},01/03/2025,GBP,100.00,20.00,120.00\r\n"
+                )
+        started = time.monotonic()
+        tracemalloc.start()
+        try:
+            with path.open("rb") as stream:
+                result = import_credit_notes(stream, file_name=path.name).as_dict()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    CreditNote.objects.filter(code__startswith="BENCH").delete()
+    CreditNoteImport.objects.filter(pk=result["import_id"]).delete()
+    peak_mb = peak / 2**20
+    print(
+        f"{result['rows']} rows, {result['new']} new, {result['refused']} refused in "
+        f"{time.monotonic() - started:.1f}s; Python peak {peak_mb:.1f} MB (goal < {GOAL_MB} MB)"
+    )
+    return 0 if peak_mb < GOAL_MB and result["new"] == ROWS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
