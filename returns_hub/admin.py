@@ -484,3 +484,37 @@ class WriteBackAdmin(admin.ModelAdmin):
 
     def has_retry_permission(self, request):
         return request.user.has_perm("returns_hub.retry_writeback")
+
+
+@admin.register(models.TeamDigest)
+class TeamDigestAdmin(admin.ModelAdmin):
+    """Per-team daily digest: who receives it, when, and the optional chat webhook."""
+
+    list_display = [
+        "team",
+        "enabled",
+        "send_hour",
+        "ageing_days",
+        "include_group_members",
+        "has_chat_webhook",
+        "last_sent_on",
+        "last_result",
+    ]
+    list_filter = ["enabled"]
+    fields = [
+        "team",
+        "enabled",
+        "recipients",
+        "include_group_members",
+        "chat_webhook_url",
+        "ageing_days",
+        "send_hour",
+        "last_sent_on",
+        "last_sent_at",
+        "last_result",
+    ]
+    readonly_fields = ["last_sent_on", "last_sent_at", "last_result"]
+
+    @admin.display(boolean=True, description="chat webhook")
+    def has_chat_webhook(self, obj):
+        return bool(obj.chat_webhook_url)

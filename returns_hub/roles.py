@@ -80,6 +80,8 @@ MATRIX: dict[str, list[str]] = {
         "returns_hub.retry_writeback",
         "returns_hub.resolve_exception",
         *[perm for model in MAPPING_MODELS for perm in _crud(model)],
+        # Per-team digest settings (who gets each team's daily email and chat summary).
+        *_crud("teamdigest"),
     ],
 }
 

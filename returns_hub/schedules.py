@@ -21,6 +21,12 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes": 15,
     },
+    {
+        # Hourly: each enabled team's digest goes once per local day at/after its send_hour.
+        "name": "send-digests",
+        "func": "returns_hub.tasks.send_digests",
+        "schedule_type": Schedule.HOURLY,
+    },
 ]
 
 # Any fixed number: processes registering at once (two cluster workers spawning

@@ -66,3 +66,10 @@ def flag_unconfirmed_postings() -> int:
     if opened and postings.unflagged_overdue().exists():
         async_task("returns_hub.tasks.flag_unconfirmed_postings", group="deadlines")
     return opened
+
+
+def send_digests() -> list[str]:
+    """Each enabled team's daily digest that is due (once per local day); the teams sent."""
+    from returns_hub.services import digests
+
+    return [outcome.team for outcome in digests.send_due() if outcome.sent]

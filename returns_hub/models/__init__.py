@@ -1,4 +1,5 @@
 from returns_hub.models.connections import KhaosChannel, PlatformConnection
+from returns_hub.models.digests import TeamDigest
 from returns_hub.models.exceptions import ExceptionCase
 from returns_hub.models.inbox import InboxDelivery, KhaosUpload
 from returns_hub.models.mappings import (
@@ -41,6 +42,7 @@ __all__ = [
     "StockCodeHistory",
     "StockLevel",
     "StoreCreditLiability",
+    "TeamDigest",
     "TimelineEntry",
     "WriteBack",
 ]
