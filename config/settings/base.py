@@ -203,6 +203,7 @@ SPECTACULAR_SETTINGS = {
         "InboxStatusEnum": "returns_hub.choices.InboxStatus",
         "KhaosUploadStatusEnum": "returns_hub.models.inbox.KhaosUploadStatus",
         "TeamEnum": "returns_hub.choices.Team",
+        "DifferenceCauseEnum": "reconciliation.services.differences.DifferenceCause",
     },
 }
 

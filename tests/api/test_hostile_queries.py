@@ -36,6 +36,8 @@ def _kind(schema: dict) -> str:
     schema = schema.get("items", schema)
     if "enum" in schema:
         return "enum"
+    if "pattern" in schema:  # a typed text, such as a period YYYY-MM
+        return "pattern"
     return schema.get("format", schema.get("type"))
 
 
@@ -70,6 +72,7 @@ def test_garbage_in_a_typed_filter_is_400_naming_it(admin, path, name, schema):
         "boolean": ["maybe", "2", HUGE],
         "date-time": ["garbage", "2024-13-45T99:00:00Z", HUGE],
         "enum": ["bogus", HUGE],
+        "pattern": ["bogus", HUGE, "9999-99"],
     }.get(kind)
     if garbage is None:  # free text: any value is a value to look for
         assert admin.get(path, {name: "anything " + HUGE}).status_code == 200

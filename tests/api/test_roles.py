@@ -30,6 +30,8 @@ CASES = [
     ("get", "/api/v1/khaos/return-reasons/", None, {"finance", "warehouse", "cx", "data", "admin"}),
     ("post", "/api/v1/mappings/skus/", SKU_ROW, {"data", "admin"}),
     ("post", "/api/v1/mappings/customers/", CUSTOMER_ROW, {"cx", "data", "admin"}),
+    ("get", "/api/v1/reconciliation/periods/2025-03/", None, {"finance", "admin"}),
+    ("get", "/api/v1/reconciliation/differences/?period=2025-03", None, {"finance", "admin"}),
 ]
 ROLES = ["finance", "warehouse", "cx", "data", "admin", "nobody"]
 
