@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ class Call:
     body: Any = None
 
 
-class Writer:
+class Writer(ABC):
     """What one platform is told, and how. Subclasses fill it in.
 
     Making a writer registers its ``plan`` with the domain, so the domain can decide
@@ -90,13 +91,13 @@ class Writer:
     def __init__(self) -> None:
         platforms.register_write_back(self.platform, self.plan)
 
+    @abstractmethod
     def plan(self, units: Sequence[Mapping[str, Any]], context: Mapping[str, Any]) -> str:
         """The kind of call that tells the platform these grades; "" for none."""
-        raise NotImplementedError
 
+    @abstractmethod
     def call(self, row: WriteBack, connection) -> Call:
         """The platform's call for ``row``; PermanentFailure when it cannot be made."""
-        raise NotImplementedError
 
     def headers(self, connection) -> dict[str, str]:
         return {self.auth_header: connection.api_key, "Accept": "application/json"}
