@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("finance/", include("reconciliation.urls")),
     path("api/v1/reconciliation/", include("reconciliation.api.urls")),
     path("api/v1/", include("returns_hub.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

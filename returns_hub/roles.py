@@ -28,8 +28,8 @@ MAPPING_MODELS = [
 ]
 
 
-def _crud(model: str) -> list[str]:
-    return [f"returns_hub.{action}_{model}" for action in ("view", "add", "change", "delete")]
+def _crud(model: str, app: str = "returns_hub") -> list[str]:
+    return [f"{app}.{action}_{model}" for action in ("view", "add", "change", "delete")]
 
 
 MATRIX: dict[str, list[str]] = {
@@ -44,6 +44,15 @@ MATRIX: dict[str, list[str]] = {
         "reconciliation.add_creditnote",
         "reconciliation.view_creditnoteimport",
         "reconciliation.add_creditnoteimport",
+        # Matching a credit note by hand.
+        "reconciliation.change_creditnote",
+        # Finance edits its own reconciliation rules and accepts (writes off) differences.
+        *_crud("reconciliationrule", app="reconciliation"),
+        "reconciliation.view_acceptance",
+        "reconciliation.add_acceptance",
+        "reconciliation.delete_acceptance",
+        "reconciliation.view_monthendpack",
+        "reconciliation.add_monthendpack",
     ],
     Team.WAREHOUSE: [
         *RETURN_VIEWS,

@@ -27,6 +27,12 @@ SCHEDULES = [
         "func": "returns_hub.tasks.send_digests",
         "schedule_type": Schedule.HOURLY,
     },
+    {
+        # Finance's auto-accept rules, for differences that appear or change between imports.
+        "name": "apply-reconciliation-rules",
+        "func": "reconciliation.tasks.apply_rules",
+        "schedule_type": Schedule.HOURLY,
+    },
 ]
 
 # Any fixed number: processes registering at once (two cluster workers spawning

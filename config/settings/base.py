@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "django_tables2",
     "drf_spectacular",
     "import_export",
     "simple_history",
@@ -134,6 +135,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it to exist
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded credit note files and month-end packs, kept beside the database.
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "media/"  # never served directly: views hand files to the roles allowed them
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from reconciliation.choices import ImportStatus
+
 
 class MatchMethod(models.TextChoices):
     """How a credit note was tied to the hub's return posting."""
@@ -15,6 +17,14 @@ class CreditNoteImport(models.Model):
 
     file_name = models.CharField(max_length=255)
     file_format = models.CharField(max_length=4, default="csv")
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.APPLIED
+    )
+    # The file as uploaded, kept: a preview is applied from it, and finance can fetch it again.
+    file = models.FileField(upload_to="credit-notes/", blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    encoding = models.CharField(max_length=20, blank=True, help_text="How a CSV was decoded.")
+    applied_at = models.DateTimeField(null=True, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -93,6 +103,16 @@ class CreditNote(models.Model):
         help_text="Gross less the expected credit; empty when unmatched or in another currency.",
     )
     unmatched_reason = models.CharField(max_length=255, blank=True)
+    # The difference explained, where the return's data allows; the rest is ``other``.
+    difference_tax = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    difference_discount = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    difference_shipping = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    difference_fees = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    difference_other = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
 
     class Meta:
         ordering = ["-issued_on", "-id"]

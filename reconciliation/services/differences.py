@@ -30,6 +30,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
 from django.db.models.functions import Abs, Coalesce
 from django.utils import timezone
 
+from reconciliation.choices import DifferenceCause
 from reconciliation.models import CreditNote
 from returns_hub.choices import (
     ExceptionStatus,
@@ -45,17 +46,6 @@ from returns_hub.services import postings
 MONEY = models.DecimalField(max_digits=14, decimal_places=2)
 ZERO = Decimal("0.00")
 NOT_COMING = (ReturnState.CANCELLED, ReturnState.EXPIRED)
-
-
-class DifferenceCause(models.TextChoices):
-    REFUNDED_NOT_GRADED = "refunded_not_graded", "Refunded, not yet graded or posted (timing)"
-    REFUND_WITHOUT_RETURN = "refund_without_return", "Refunded, but the return will not come"
-    POSTED_NOT_CONFIRMED = "posted_not_confirmed", "Posted, no credit note yet"
-    REFUND_DIFFERS = "refund_differs", "Platform settlement differs from the posted credit"
-    CREDIT_NOTE_DIFFERS = "credit_note_differs", "Credit note differs from the expected credit"
-    RAISED_BY_HAND = "raised_by_hand", "Credit note raised by hand in Khaos"
-    STORE_CREDIT_OUTSTANDING = "store_credit_outstanding", "Store credit or gift card outstanding"
-    HANDLED_OUTSIDE = "handled_outside", "Handled outside the hub (exception ignored)"
 
 
 CAUSE_ORDER = list(DifferenceCause)
