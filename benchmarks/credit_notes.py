@@ -42,7 +42,9 @@ def main() -> int:
         finally:
             tracemalloc.stop()
     CreditNote.objects.filter(code__startswith="BENCH").delete()
-    CreditNoteImport.objects.filter(pk=result["import_id"]).delete()
+    for record in CreditNoteImport.objects.filter(pk=result["import_id"]):
+        record.file.delete(save=False)  # the kept upload, under MEDIA_ROOT
+        record.delete()
     peak_mb = peak / 2**20
     print(
         f"{result['rows']} rows, {result['new']} new, {result['refused']} refused in "

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
+from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 
 from returns_hub import models, resources
@@ -324,6 +325,9 @@ class ProductBarcodeAdmin(admin.ModelAdmin):
 
 class MappingAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     """Mapping tables: CSV/XLSX import with a preview before it applies, and history."""
+
+    # Khaos exports from Windows: a CSV may be Windows-1252 as well as UTF-8.
+    import_formats = [resources.WindowsOrUtf8CSV, base_formats.XLSX]
 
 
 @admin.register(models.KhaosReturnReason)

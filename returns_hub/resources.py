@@ -4,10 +4,14 @@ Column names are those of the mapping CSVs, so a file exported from one hub
 imports into another, and re-importing the same file changes nothing.
 """
 
+import codecs
 import re
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from import_export import fields, resources, widgets
+from import_export.formats import base_formats
+from import_export.results import RowResult
 
 from returns_hub.models import (
     CustomerMapping,
@@ -48,6 +52,49 @@ def unescape_cell(value):
     if isinstance(value, str) and value[:1] == "'" and value[1:].startswith(FORMULA_STARTS):
         return value[1:]
     return value
+
+
+class FileNotText(ValueError):
+    """The bytes are neither UTF-8 nor Windows-1252 text."""
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """(text, encoding) of a CSV's bytes: UTF-8 (a byte order mark is dropped) or, when
+    they are not UTF-8, Windows-1252, as Khaos and Excel on Windows write it."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as not_utf8:
+        if data.startswith(codecs.BOM_UTF8):
+            raise FileNotText(
+                f"The file starts as UTF-8 but byte {not_utf8.start} is not UTF-8."
+            ) from not_utf8
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise FileNotText(
+            f"The file is neither UTF-8 nor Windows-1252 text: byte "
+            f"0x{data[error.start]:02X} on line {line}. Export it again as UTF-8 CSV."
+        ) from error
+
+
+class WindowsOrUtf8CSV(base_formats.CSV):
+    """A CSV import format for the admin that reads UTF-8 or, failing that, Windows-1252
+    (the admin's own CSV decodes UTF-8 only). Read as bytes so this format decides."""
+
+    def get_title(self):
+        return "csv"
+
+    def is_binary(self):
+        return True
+
+    def get_read_mode(self):
+        return "rb"
+
+    def create_dataset(self, in_stream, **kwargs):
+        if isinstance(in_stream, bytes):
+            in_stream, _ = decode_text(in_stream)
+        return super().create_dataset(in_stream, **kwargs)
 
 
 class MappingResource(resources.ModelResource):
@@ -211,6 +258,8 @@ class CustomerMappingResource(MappingResource):
     def before_import(self, dataset, **kwargs):
         """The file's columns, ours or Khaos's, as ours; other columns are not read."""
         super().before_import(dataset, **kwargs)
+        self.changes: dict[int, dict[str, tuple[str, str]]] = {}  # row → column: (was, now)
+        self.without_email: set[int] = set()
         columns = customer_columns(dataset.headers)
         rows = [self._customer(row, columns) for row in dataset]
         dataset.wipe()
@@ -244,6 +293,60 @@ class CustomerMappingResource(MappingResource):
         if not row.get("email"):
             return True  # no email: no return can ever match it
         return super().skip_row(instance, original, row, import_validation_errors)
+
+    def after_import_row(self, row, row_result, **kwargs):
+        """What a row changes, for the preview (the admin shows its own diff)."""
+        super().after_import_row(row, row_result, **kwargs)
+        number = kwargs.get("row_number")
+        if not row.get("email"):
+            self.without_email.add(number)
+        elif row_result.import_type == RowResult.IMPORT_TYPE_UPDATE and row_result.original:
+            was = row_result.original
+            self.changes[number] = {
+                name: (getattr(was, name), row[name])
+                for name in CUSTOMER_COLUMNS
+                if name in row and (getattr(was, name) or "") != (row[name] or "")
+            }
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """One row of a customer file as the import found it."""
+
+    row: int  # in the file: the header is row 1
+    customer: str  # "email → URN", or the email alone
+    outcome: str  # new, changed, unchanged, no email (skipped) or refused
+    detail: str = ""
+
+
+def customer_outcomes(resource: CustomerMappingResource, result) -> list[RowOutcome]:
+    """Each row's outcome, in the file's order, from a customer import's result."""
+    outcomes = []
+    refused = {row.number: row for row in result.invalid_rows}
+    errors = dict(result.row_errors())
+    for number, row_result in enumerate(result.rows, start=1):
+        email = ""
+        if number in refused:
+            invalid = refused[number]
+            email = str(invalid.values[0] if invalid.values else "")
+            reasons = "; ".join(str(e) for errs in invalid.error_dict.values() for e in errs)
+            outcomes.append(RowOutcome(number + 1, email, "refused", reasons))
+        elif number in errors:
+            reasons = "; ".join(str(e.error) for e in errors[number])
+            outcomes.append(RowOutcome(number + 1, email, "refused", reasons))
+        elif number in resource.without_email:
+            outcomes.append(RowOutcome(number + 1, "", "no email (skipped)"))
+        elif row_result.import_type == RowResult.IMPORT_TYPE_NEW:
+            outcomes.append(RowOutcome(number + 1, row_result.object_repr or email, "new"))
+        elif row_result.import_type == RowResult.IMPORT_TYPE_UPDATE:
+            changed = resource.changes.get(number, {})
+            detail = ", ".join(f"{name} {was!r} → {now!r}" for name, (was, now) in changed.items())
+            outcomes.append(
+                RowOutcome(number + 1, row_result.object_repr or email, "changed", detail)
+            )
+        else:
+            outcomes.append(RowOutcome(number + 1, row_result.object_repr or email, "unchanged"))
+    return outcomes
 
 
 # The tables in the order they load (reasons before the rows that name them),

@@ -161,6 +161,12 @@ def workspace(db):
 
 
 @pytest.fixture(autouse=True)
+def kept_files(settings, tmp_path):
+    """Kept uploads and month-end packs go to the test's own folder, not the workspace's."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
 def _no_failed_khaos_sign_ins():
     """Failed Khaos sign-ins are throttled per address (in the cache, which outlives a
     test): each test starts with none counted against the test client's address."""

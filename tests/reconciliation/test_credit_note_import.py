@@ -1,5 +1,6 @@
 """The Khaos credit note export, imported through the command and the API, and matched."""
 
+import hashlib
 import io
 from datetime import date, datetime
 from decimal import Decimal
@@ -9,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from openpyxl import Workbook
 
+from reconciliation.choices import ImportStatus
 from reconciliation.importers import import_credit_notes
 from reconciliation.models import CreditNote, CreditNoteImport, MatchMethod
 from reconciliation.services import matching
@@ -18,6 +20,7 @@ from tests.conftest import sql_log
 from tests.reconciliation.conftest import EXPECTED, EXPORT, served_posting
 
 pytestmark = pytest.mark.django_db
+
 
 HEADER = "Credit Note Code,Return Code,Associated Ref,Date,Currency,Net,Tax,Gross\r\n"
 
@@ -124,8 +127,13 @@ def test_the_api_refuses_a_file_that_is_not_the_export(api_client_for):
         "/api/v1/reconciliation/credit-notes/", {"file": upload}, format="multipart"
     )
     assert response.status_code == 400
-    assert "missing Credit Note Code" in str(response.json())
-    assert not CreditNoteImport.objects.exists()
+    body = response.json()
+    assert "missing Credit Note Code" in str(body["file"])
+    assert not CreditNote.objects.exists()
+    refused = CreditNoteImport.objects.get(pk=int(body["import_id"][0]))  # kept, saying why
+    assert refused.status == ImportStatus.REFUSED and refused.applied_at is None
+    assert "missing Credit Note Code" in refused.refusals[0]["reason"]
+    assert refused.file.read() == b"Order,Amount\r\n1,2\r\n"
 
 
 def xlsx_of_the_export(numbers_as_numbers=True) -> bytes:
@@ -196,10 +204,22 @@ def test_bad_rows_are_refused_with_their_row_numbers_and_the_good_ones_imported(
 
 def test_a_file_that_cannot_be_read_imports_nothing(tmp_path):
     path = tmp_path / "notes.csv"
-    path.write_bytes(csv_bytes("CN1,SR1,,01/03/2025,GBP,10.00,2.00,12.00") + b"CN2,\xff\xfe\r\n")
-    with pytest.raises(CommandError, match="not UTF-8"):
+    # 0x81 is a character in neither UTF-8 (alone) nor Windows-1252.
+    path.write_bytes(csv_bytes("CN1,SR1,,01/03/2025,GBP,10.00,2.00,12.00") + b"CN2,\x81\r\n")
+    with pytest.raises(CommandError, match="neither UTF-8 nor Windows-1252"):
         run(path)
-    assert not CreditNote.objects.exists() and not CreditNoteImport.objects.exists()
+    assert not CreditNote.objects.exists()
+    assert CreditNoteImport.objects.get().status == ImportStatus.REFUSED
+
+
+def test_the_direct_import_keeps_the_file_its_hash_and_encoding(hub_postings):
+    out = run(EXPORT)
+    record = CreditNoteImport.objects.get()
+    assert f"(csv, utf-8, import {record.pk})" in out
+    data = EXPORT.read_bytes()
+    assert record.status == ImportStatus.APPLIED and record.applied_at is not None
+    assert record.sha256 == hashlib.sha256(data).hexdigest() and record.encoding == "utf-8"
+    assert record.file.name.startswith("credit-notes/") and record.file.read() == data
 
 
 def test_a_blank_or_unknown_ref_falls_back_to_source_order_and_amount(db):
