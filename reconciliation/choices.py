@@ -14,6 +14,10 @@ class DifferenceCause(models.TextChoices):
     HANDLED_OUTSIDE = "handled_outside", "Handled outside the hub (exception ignored)"
 
 
+# The causes that are a difference of value, where a tolerance applies.
+VALUE_CAUSES = (DifferenceCause.REFUND_DIFFERS, DifferenceCause.CREDIT_NOTE_DIFFERS)
+
+
 class ImportStatus(models.TextChoices):
     """A credit note file: read and shown first (preview), then applied, or refused whole."""
 

@@ -1,11 +1,15 @@
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from reconciliation.choices import DifferenceCause
+from reconciliation.choices import VALUE_CAUSES, DifferenceCause
 from returns_hub import platforms
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class ReconciliationRule(models.Model):
@@ -39,6 +43,20 @@ class ReconciliationRule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
+    # The fields finance sets, in the order they are shown: the /finance/ form's and the
+    # API's (which adds its id and who changed the rule last, when).
+    EDITABLE_FIELDS = (
+        "sequence",
+        "name",
+        "cause",
+        "platform",
+        "currency",
+        "tolerance",
+        "auto_accept_up_to",
+        "active",
+        "note",
+    )
+
     class Meta:
         ordering = ["sequence", "id"]
         indexes = [models.Index(fields=["cause", "sequence"], name="rule_cause_sequence")]
@@ -56,6 +74,28 @@ class ReconciliationRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sequence}. {self.name}"
+
+    def clean(self) -> None:
+        """What a rule may say, checked alike by the screen's form, the admin and the API."""
+        errors = {}
+        if self.currency and not CURRENCY.fullmatch(self.currency):
+            errors["currency"] = (
+                "A currency is three capital letters (GBP, EUR), or blank for every currency."
+            )
+        for name in ("tolerance", "auto_accept_up_to"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                errors[name] = "An amount here cannot be negative."
+        if (
+            self.tolerance is not None
+            and self.cause not in VALUE_CAUSES
+            and "tolerance" not in errors
+        ):
+            errors["tolerance"] = (
+                "A tolerance applies only to value differences (refund_differs, "
+                f"credit_note_differs), not to {self.cause}: leave it blank."
+            )
+        if errors:
+            raise ValidationError(errors)
 
 
 class Acceptance(models.Model):

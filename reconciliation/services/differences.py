@@ -14,6 +14,12 @@ Read only. Each row is dated by the date that matters for it, and the period
 Each cause is one query (a queryset annotated with its platform, currency, amount and
 date), so a page of rows or a period's totals costs a fixed number of queries whatever
 the number of rows. Amounts are Decimals summed by the database: they foot to the penny.
+
+Finance's rules (``services.rules``) are read inside those queries: the value causes'
+tolerance is the first fitting rule's, else the connection's, else the hub's. A row is
+*accepted* while an Acceptance of it holds its current amount (``d_accepted``); if the
+amount moves, the difference is open again. Lists and totals are of open rows unless
+asked otherwise (``state``).
 """
 
 from __future__ import annotations
@@ -26,12 +32,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
-from django.db.models.functions import Abs, Coalesce
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Abs, Coalesce, TruncDate
 from django.utils import timezone
 
 from reconciliation.choices import DifferenceCause
-from reconciliation.models import CreditNote
+from reconciliation.models import Acceptance, CreditNote
+from reconciliation.services import rules
 from returns_hub.choices import (
     ExceptionStatus,
     MoneyState,
@@ -46,6 +53,10 @@ from returns_hub.services import postings
 MONEY = models.DecimalField(max_digits=14, decimal_places=2)
 ZERO = Decimal("0.00")
 NOT_COMING = (ReturnState.CANCELLED, ReturnState.EXPIRED)
+# Which rows a list or a total is of: open differences, accepted ones, or both.
+OPEN, ACCEPTED, ALL = "open", "accepted", "all"
+STATES = (OPEN, ACCEPTED, ALL)
+SPLIT_PARTS = ("tax", "discount", "shipping", "fees", "other")
 
 
 CAUSE_ORDER = list(DifferenceCause)
@@ -62,6 +73,8 @@ OWNERS: dict[str, str | None] = {
 }
 
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+ONE_DAY = timedelta(days=1)
 
 
 class PeriodInvalid(ValueError):
@@ -70,8 +83,10 @@ class PeriodInvalid(ValueError):
 
 @dataclass(frozen=True)
 class Period:
+    """A span of days in the hub's time zone: a month (``parse``) or one day (``for_day``)."""
+
     first: date  # the first day
-    after: date  # the first day of the next month
+    after: date  # the first day after the span
 
     @classmethod
     def parse(cls, text: str) -> Period:
@@ -84,8 +99,53 @@ class Period:
         first = date(year, month, 1)
         return cls(first, (first + timedelta(days=31)).replace(day=1))
 
+    @classmethod
+    def for_day(cls, day: date) -> Period:
+        return cls(day, day + ONE_DAY)
+
+    @classmethod
+    def parse_day(cls, text: str) -> Period:
+        """A day as YYYY-MM-DD."""
+        found = _DAY.fullmatch(text or "")
+        try:
+            if not found or int(found[1]) > 9998:
+                raise ValueError
+            day = date(int(found[1]), int(found[2]), int(found[3]))
+        except ValueError:
+            raise PeriodInvalid(f"{text!r} is not a day as YYYY-MM-DD.") from None
+        return cls.for_day(day)
+
+    @property
+    def kind(self) -> str:
+        """``day``, ``month`` or (made by hand) ``span``."""
+        if self.after - self.first == ONE_DAY:
+            return "day"
+        if self.first.day == 1 and self.after == (self.first + timedelta(days=31)).replace(day=1):
+            return "month"
+        return "span"
+
+    @property
+    def label(self) -> str:
+        """For people: ``March 2025``, ``12 March 2025``."""
+        if self.kind == "day":
+            return f"{self.first.day} {self.first:%B %Y}"
+        if self.kind == "month":
+            return f"{self.first:%B %Y}"
+        return f"{self.first.day} {self.first:%B %Y} to {self.last.day} {self.last:%B %Y}"
+
+    @property
+    def last(self) -> date:
+        return self.after - ONE_DAY
+
+    def each_day(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range((self.after - self.first).days)]
+
     def __str__(self) -> str:
-        return f"{self.first:%Y-%m}"
+        if self.kind == "day":
+            return self.first.isoformat()
+        if self.kind == "month":
+            return f"{self.first:%Y-%m}"
+        return f"{self.first.isoformat()}..{self.last.isoformat()}"
 
     def _at(self, day: date) -> datetime:
         return timezone.make_aware(datetime.combine(day, time.min))
@@ -98,11 +158,20 @@ class Period:
         return Q(**{f"{name}__gte": self.first, f"{name}__lt": self.after})
 
 
-def _tolerance(connection: str):
+def _tolerance(cause: str, connection: str):
+    """The first fitting rule's tolerance, else the connection's, else the hub's."""
     return Coalesce(
+        rules.rule_value(cause, "tolerance"),
         F(f"{connection}value_tolerance"),
         Value(settings.HUB["VALUE_TOLERANCE"]),
         output_field=MONEY,
+    )
+
+
+def _acceptance(cause: str) -> models.QuerySet:
+    """The acceptance of a cause's row that holds: of the row's amount as it is now."""
+    return Acceptance.objects.filter(
+        cause=cause, object_id=OuterRef("pk"), amount=OuterRef("d_amount")
     )
 
 
@@ -112,17 +181,28 @@ def _settled(ret: str):
 
 @dataclass(frozen=True)
 class Source:
-    """One cause: its rows as a queryset annotated with d_platform, d_currency, d_amount and
-    d_at (a datetime or a date), filtered by period and platform; and how a row reads."""
+    """One cause: its rows as a queryset annotated with d_platform, d_currency, d_amount,
+    d_at (a datetime or a date) and d_accepted, filtered by period, platform, currency and
+    state; and how a row reads."""
 
-    build: Callable[[Period | None], models.QuerySet]
+    build: Callable[[], models.QuerySet]
     platform_path: str | None  # the column naming the platform; None: rows have none
     moment: str  # the column the period selects by
     is_date: bool = False
     related: tuple[str, ...] = field(default=())
+    cause: str = ""
 
-    def queryset(self, period: Period | None, platform: str | None) -> models.QuerySet:
-        queryset = self.build()
+    def queryset(
+        self,
+        period: Period | None,
+        platform: str | None,
+        currency: str | None = None,
+        *,
+        state: str = ALL,
+    ) -> models.QuerySet:
+        if state not in STATES:
+            raise ValueError(f"state {state!r} is not one of {', '.join(STATES)}")
+        queryset = self.build().annotate(d_accepted=Exists(_acceptance(self.cause)))
         if period is not None:
             queryset = queryset.filter(
                 period.days(self.moment) if self.is_date else period.moments(self.moment)
@@ -131,7 +211,15 @@ class Source:
             if self.platform_path is None:
                 return queryset.none()
             queryset = queryset.filter(**{self.platform_path: platform})
+        if currency:
+            queryset = queryset.filter(d_currency=currency)
+        if state != ALL:
+            queryset = queryset.filter(d_accepted=state == ACCEPTED)
         return queryset
+
+    def day(self):
+        """The row's date (local), for grouping by day in SQL."""
+        return F("d_at") if self.is_date else TruncDate("d_at")
 
 
 def _refunded_not_graded():
@@ -182,9 +270,14 @@ def _refund_differs():
             d_amount=F("d_settled") - F("expected_credit"),
             d_at=F("ready_at"),
             d_off=Abs(F("d_settled") - F("expected_credit")),
-            d_tolerance=_tolerance("return_ref__connection__"),
+        )
+        .annotate(
+            d_tolerance=_tolerance(DifferenceCause.REFUND_DIFFERS, "return_ref__connection__")
         )
         .exclude(d_settled=0)
+        # Never a difference at 0 (no tolerance is negative): the cheap test first, so
+        # the rule's subquery is only run for rows that differ at all.
+        .filter(d_off__gt=0)
         .filter(d_off__gt=F("d_tolerance"))
     )
 
@@ -198,8 +291,13 @@ def _credit_note_differs():
             d_amount=F("difference"),
             d_at=F("issued_on"),
             d_off=Abs("difference"),
-            d_tolerance=_tolerance("posting__return_ref__connection__"),
         )
+        .annotate(
+            d_tolerance=_tolerance(
+                DifferenceCause.CREDIT_NOTE_DIFFERS, "posting__return_ref__connection__"
+            )
+        )
+        .exclude(difference=0)  # as above: the cheap test first
         .filter(d_off__gt=F("d_tolerance"))
     )
 
@@ -233,37 +331,59 @@ def _handled_outside():
     )
 
 
+def _source(cause: str, *args, **kwargs) -> Source:
+    return Source(*args, **kwargs, cause=cause)
+
+
 SOURCES: dict[str, Source] = {
-    DifferenceCause.REFUNDED_NOT_GRADED: Source(
-        _refunded_not_graded, "connection__platform", "refunded_at", related=("connection",)
+    DifferenceCause.REFUNDED_NOT_GRADED: _source(
+        DifferenceCause.REFUNDED_NOT_GRADED,
+        _refunded_not_graded,
+        "connection__platform",
+        "refunded_at",
+        related=("connection",),
     ),
-    DifferenceCause.REFUND_WITHOUT_RETURN: Source(
-        _refund_without_return, "connection__platform", "refunded_at", related=("connection",)
+    DifferenceCause.REFUND_WITHOUT_RETURN: _source(
+        DifferenceCause.REFUND_WITHOUT_RETURN,
+        _refund_without_return,
+        "connection__platform",
+        "refunded_at",
+        related=("connection",),
     ),
-    DifferenceCause.POSTED_NOT_CONFIRMED: Source(
+    DifferenceCause.POSTED_NOT_CONFIRMED: _source(
+        DifferenceCause.POSTED_NOT_CONFIRMED,
         _posted_not_confirmed,
         "return_ref__connection__platform",
         "ready_at",
         related=("return_ref__connection",),
     ),
-    DifferenceCause.REFUND_DIFFERS: Source(
+    DifferenceCause.REFUND_DIFFERS: _source(
+        DifferenceCause.REFUND_DIFFERS,
         _refund_differs,
         "return_ref__connection__platform",
         "ready_at",
         related=("return_ref__connection",),
     ),
-    DifferenceCause.CREDIT_NOTE_DIFFERS: Source(
+    DifferenceCause.CREDIT_NOTE_DIFFERS: _source(
+        DifferenceCause.CREDIT_NOTE_DIFFERS,
         _credit_note_differs,
         "posting__return_ref__connection__platform",
         "issued_on",
         is_date=True,
         related=("posting__return_ref__connection",),
     ),
-    DifferenceCause.RAISED_BY_HAND: Source(_raised_by_hand, None, "issued_on", is_date=True),
-    DifferenceCause.STORE_CREDIT_OUTSTANDING: Source(
-        _liabilities, "return_ref__connection__platform", "d_at", related=("return_ref",)
+    DifferenceCause.RAISED_BY_HAND: _source(
+        DifferenceCause.RAISED_BY_HAND, _raised_by_hand, None, "issued_on", is_date=True
     ),
-    DifferenceCause.HANDLED_OUTSIDE: Source(
+    DifferenceCause.STORE_CREDIT_OUTSTANDING: _source(
+        DifferenceCause.STORE_CREDIT_OUTSTANDING,
+        _liabilities,
+        "return_ref__connection__platform",
+        "d_at",
+        related=("return_ref",),
+    ),
+    DifferenceCause.HANDLED_OUTSIDE: _source(
+        DifferenceCause.HANDLED_OUTSIDE,
         _handled_outside,
         "d_platform",
         "resolved_at",
@@ -290,10 +410,30 @@ class DifferenceRow:
     expected_credit: Decimal | None = None
     settled: Decimal | None = None
     detail: str = ""
+    accepted: bool = False
+    accepted_by: str = ""
+    accepted_note: str = ""
+    # The tolerance the row was judged by (value causes only).
+    tolerance: Decimal | None = None
+    # A credit note's difference explained: tax, discount, shipping, fees and other.
+    split: dict[str, Decimal] | None = None
 
 
 def _day(value) -> date:
     return timezone.localdate(value) if isinstance(value, datetime) else value
+
+
+def note_split(note: CreditNote) -> dict[str, Decimal] | None:
+    """A matched credit note's difference in parts, or None when it was not split."""
+    if note.difference_other is None:
+        return None
+    return {part: getattr(note, f"difference_{part}") or ZERO for part in SPLIT_PARTS}
+
+
+def split_text(parts: dict[str, Decimal]) -> str:
+    """``fees -5.00`` or ``tax -0.83, other 0.50``; what no part explains is ``other``."""
+    named = [f"{part} {amount}" for part, amount in parts.items() if amount]
+    return ", ".join(named) or "none"
 
 
 def _row(cause: str, obj, today: date) -> DifferenceRow:
@@ -307,6 +447,10 @@ def _row(cause: str, obj, today: date) -> DifferenceRow:
         amount=obj.d_amount,
         on=on,
         age_days=max((today - on).days, 0),
+        accepted=obj.d_accepted,
+        accepted_by=(obj.d_accepted_by or "") if obj.d_accepted else "",
+        accepted_note=(obj.d_accepted_note or "") if obj.d_accepted else "",
+        tolerance=getattr(obj, "d_tolerance", None),
     )
     if isinstance(obj, Return):
         row.return_id, row.associated_ref = obj.pk, obj.associated_ref
@@ -332,10 +476,13 @@ def _row(cause: str, obj, today: date) -> DifferenceRow:
         row.expected_credit = obj.expected_credit
         if obj.posting_id is not None:
             row.posting_id, row.return_id = obj.posting_id, obj.posting.return_ref_id
+            row.split = note_split(obj)
             row.detail = (
                 f"Credit note {obj.code} of {obj.gross} {obj.currency} against an expected "
                 f"credit of {obj.expected_credit}."
             )
+            if row.split is not None:
+                row.detail += f" The difference is {split_text(row.split)}."
         else:
             row.detail = obj.unmatched_reason or "Matches no hub posting."
     elif isinstance(obj, StoreCreditLiability):
@@ -361,12 +508,18 @@ def rows(
     *,
     cause: str | None = None,
     platform: str | None = None,
+    currency: str | None = None,
+    state: str = OPEN,
     after: tuple[int, int] | None = None,
     limit: int | None = None,
     today: date | None = None,
 ) -> list[DifferenceRow]:
     """The difference rows in keyset order (cause, then id), from ``after`` (a position
-    as (cause index, id)), at most ``limit`` of them: one query per cause read."""
+    as (cause index, id)), at most ``limit`` of them: one query per cause read.
+
+    ``state``: ``open`` (the default: not accepted, or accepted at another amount),
+    ``accepted``, or ``all``.
+    """
     today = today or timezone.localdate()
     found: list[DifferenceRow] = []
     for name in _cause_list(cause):
@@ -374,7 +527,18 @@ def rows(
         if after is not None and rank < after[0]:
             continue
         source = SOURCES[name]
-        queryset = source.queryset(period, platform)
+        queryset = source.queryset(period, platform, currency, state=state)
+        if state != OPEN:
+            holding = _acceptance(name)
+            queryset = queryset.annotate(
+                d_accepted_by=Subquery(holding.values("accepted_by")[:1]),
+                d_accepted_note=Subquery(holding.values("note")[:1]),
+            )
+        else:
+            queryset = queryset.annotate(
+                d_accepted_by=Value("", output_field=models.CharField()),
+                d_accepted_note=Value("", output_field=models.CharField()),
+            )
         if source.related:
             queryset = queryset.select_related(*source.related)
         if after is not None and rank == after[0]:
@@ -393,16 +557,28 @@ def position(row: DifferenceRow) -> tuple[int, int]:
     return CAUSE_ORDER.index(name), int(pk)
 
 
+def parse_key(key: str) -> tuple[str, int]:
+    """``cause:id`` as (cause, id); ValueError when it is not a difference's key."""
+    name, _, pk = (key or "").partition(":")
+    if name not in CAUSE_ORDER or not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
+        raise ValueError(f"{key!r} is not a difference's key (cause:id).")
+    return name, int(pk)
+
+
 # Totals ------------------------------------------------------------------------------
 
 FIGURES = ("platform_refunds", "store_credit", "expected_credit", "posted", "confirmed")
 
 
-def _figures(period: Period, platform: str | None) -> dict[str, models.QuerySet]:
-    def by(queryset, platform_path, currency, amount):
+def _figures(
+    period: Period, platform: str | None, currency: str | None = None
+) -> dict[str, models.QuerySet]:
+    def by(queryset, platform_path, currency_path, amount):
         if platform:
             queryset = queryset.filter(**{platform_path: platform})
-        return queryset.values(g_platform=F(platform_path), g_currency=F(currency)).annotate(
+        if currency:
+            queryset = queryset.filter(**{currency_path: currency})
+        return queryset.values(g_platform=F(platform_path), g_currency=F(currency_path)).annotate(
             g_count=Count("pk"), g_amount=Sum(amount)
         )
 
@@ -442,9 +618,13 @@ def _figures(period: Period, platform: str | None) -> dict[str, models.QuerySet]
 
 @dataclass
 class CauseTotal:
+    """A cause's open differences (``count``, ``amount``) and its accepted ones."""
+
     cause: str
     count: int = 0
     amount: Decimal = ZERO
+    accepted_count: int = 0
+    accepted_amount: Decimal = ZERO
 
 
 @dataclass
@@ -462,8 +642,11 @@ class PeriodTotal:
         return next(total for total in self.causes if total.cause == name)
 
 
-def totals(period: Period, *, platform: str | None = None) -> list[PeriodTotal]:
-    """Per platform and currency: the period's figures and each cause's count and amount.
+def totals(
+    period: Period, *, platform: str | None = None, currency: str | None = None
+) -> list[PeriodTotal]:
+    """Per platform and currency: the period's figures and each cause's count and amount,
+    open and accepted.
 
     A credit note raised by hand has no platform: its group's platform is None.
     One query per figure and per cause.
@@ -479,29 +662,98 @@ def totals(period: Period, *, platform: str | None = None) -> list[PeriodTotal]:
             )
         return groups[key]
 
-    for name, queryset in _figures(period, platform).items():
+    for name, queryset in _figures(period, platform, currency).items():
         for found in queryset:
             total = group((found["g_platform"], found["g_currency"]))
             setattr(total, name, getattr(total, name) + (found["g_amount"] or ZERO))
     for name in CAUSE_ORDER:
-        queryset = SOURCES[name].queryset(period, platform).order_by()
-        for found in queryset.values("d_platform", "d_currency").annotate(
+        queryset = SOURCES[name].queryset(period, platform, currency).order_by()
+        for found in queryset.values("d_platform", "d_currency", "d_accepted").annotate(
             g_count=Count("pk"), g_amount=Sum("d_amount")
         ):
             cause = group((found["d_platform"], found["d_currency"])).cause(name)
-            cause.count += found["g_count"]
-            cause.amount += found["g_amount"] or ZERO
+            if found["d_accepted"]:
+                cause.accepted_count += found["g_count"]
+                cause.accepted_amount += found["g_amount"] or ZERO
+            else:
+                cause.count += found["g_count"]
+                cause.amount += found["g_amount"] or ZERO
     return sorted(groups.values(), key=lambda t: (t.platform is None, t.platform or "", t.currency))
 
 
+# Day by day ---------------------------------------------------------------------------
+
+
+@dataclass
+class DayPoint:
+    """One day of the period: what was tied off and what is still open, by row date.
+
+    ``matched_*``: credit notes matched to a posting, dated that day, plus the accepted
+    difference rows dated that day (``accepted_*`` is that part alone). ``open_*``: the
+    open difference rows dated that day. Amounts are signed, as the rows' are.
+    """
+
+    day: date
+    matched_count: int = 0
+    matched_amount: Decimal = ZERO
+    open_count: int = 0
+    open_amount: Decimal = ZERO
+    accepted_count: int = 0
+    accepted_amount: Decimal = ZERO
+
+
+def daily(
+    period: Period, *, platform: str | None = None, currency: str | None = None
+) -> list[DayPoint]:
+    """One point per day of the period, grouped by day in SQL: one query for the matched
+    credit notes and one per cause, whatever the period's length."""
+    points = {day: DayPoint(day) for day in period.each_day()}
+    matched = CreditNote.objects.filter(posting__isnull=False).filter(period.days("issued_on"))
+    if platform:
+        matched = matched.filter(posting__return_ref__connection__platform=platform)
+    if currency:
+        matched = matched.filter(currency=currency)
+    for found in (
+        matched.order_by().values("issued_on").annotate(g_count=Count("pk"), g_amount=Sum("gross"))
+    ):
+        point = points[found["issued_on"]]
+        point.matched_count += found["g_count"]
+        point.matched_amount += found["g_amount"] or ZERO
+    for name in CAUSE_ORDER:
+        source = SOURCES[name]
+        queryset = source.queryset(period, platform, currency).order_by()
+        for found in queryset.values("d_accepted", d_day=source.day()).annotate(
+            g_count=Count("pk"), g_amount=Sum("d_amount")
+        ):
+            point = points[found["d_day"]]  # the period selected the rows by this day
+            amount = found["g_amount"] or ZERO
+            if found["d_accepted"]:
+                point.accepted_count += found["g_count"]
+                point.accepted_amount += amount
+                point.matched_count += found["g_count"]
+                point.matched_amount += amount
+            else:
+                point.open_count += found["g_count"]
+                point.open_amount += amount
+    return list(points.values())
+
+
 __all__ = [
+    "ACCEPTED",
+    "ALL",
     "CAUSE_ORDER",
+    "OPEN",
     "OWNERS",
+    "STATES",
+    "CauseTotal",
+    "DayPoint",
     "DifferenceCause",
     "DifferenceRow",
     "Period",
     "PeriodInvalid",
     "PeriodTotal",
+    "daily",
+    "parse_key",
     "position",
     "rows",
     "totals",

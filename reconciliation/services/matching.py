@@ -13,6 +13,10 @@ A blank Associated Ref is a credit note raised by hand in Khaos: it stays unmatc
 and so does one whose ref names nothing the hub posted. Only a posting Khaos was
 offered (ready, downloaded or confirmed) is matched. The posting's state is moved by
 ``postings.confirm`` alone, which also closes ``posting_unconfirmed``.
+
+A matched note's difference (gross less the expected credit) is split, where the
+return's data allows, into tax, discount, shipping and fees; the rest is ``other``
+(``split_difference``). The parts always add up to the difference exactly.
 """
 
 from __future__ import annotations
@@ -20,13 +24,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from itertools import combinations
 
 from django.db import transaction
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from reconciliation.models import CreditNote, MatchMethod
-from returns_hub.choices import Cause, PostingKind
-from returns_hub.models import Posting
+from returns_hub.choices import Cause, PostingKind, UnitState
+from returns_hub.models import Posting, ReturnUnit
 from returns_hub.services import postings, timeline
 from returns_hub.services.locks import lock_return
 
@@ -34,6 +41,14 @@ TASK_NAME = "import_credit_notes"
 MATCHABLE = postings.SERVABLE  # Khaos was offered it, so it may have raised a note for it
 CONFIRM_BATCH = 500
 HAND_RAISED = "Raised by hand in Khaos: no Associated Ref."
+ZERO = Decimal("0.00")
+SPLIT_FIELDS = [
+    "difference_tax",
+    "difference_discount",
+    "difference_shipping",
+    "difference_fees",
+    "difference_other",
+]
 
 
 @dataclass(frozen=True)
@@ -66,14 +81,131 @@ def _tie(note: CreditNote, posting: Posting, method: str, matcher: Matcher) -> N
     note.unmatched_reason = ""
 
 
+# Splitting the difference ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostedUnits:
+    """What a return's posted (not cancelled) units add up to."""
+
+    tax: Decimal = ZERO
+    discount: Decimal = ZERO
+    # The units' tax can be compared with the note's: every unit has a platform price and
+    # some unit carries tax (a platform that gives no tax leaves every unit's at 0).
+    tax_known: bool = False
+    discount_known: bool = False
+
+
+def _signed_match(remaining: Decimal, known: list[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    """The fewest of the known amounts that, all taken short or all taken over, make up
+    ``remaining`` exactly (in the order given on a tie); empty when none do."""
+    for size in range(1, len(known) + 1):
+        for chosen in combinations(known, size):
+            total = sum((amount for _, amount in chosen), ZERO)
+            for sign in (-1, 1):
+                if sign * total == remaining:
+                    return {name: sign * amount for name, amount in chosen}
+    return {}
+
+
+def split_difference(
+    difference: Decimal,
+    *,
+    note_tax: Decimal,
+    handling_fee: Decimal = ZERO,
+    shipping_refunded: Decimal = ZERO,
+    units: PostedUnits | None = None,
+) -> dict[str, Decimal]:
+    """A credit note's difference (gross less the expected credit) in parts: ``tax``,
+    ``discount``, ``shipping``, ``fees`` and ``other``, adding up to it exactly.
+
+    A difference that is exactly the handling fee, the refunded shipping or the units'
+    discount (or several of them, all short or all over) is that. Otherwise, where the
+    units' tax is known, the note's tax less the units' is ``tax``, and the rest is
+    matched the same way. What nothing explains is ``other``.
+    """
+    parts = dict.fromkeys(("tax", "discount", "shipping", "fees", "other"), ZERO)
+    if not difference:
+        return parts
+    units = units or PostedUnits()
+    known = [
+        (name, amount)
+        for name, amount in (
+            ("fees", handling_fee),
+            ("shipping", shipping_refunded),
+            ("discount", units.discount if units.discount_known else ZERO),
+        )
+        if amount
+    ]
+    explained = _signed_match(difference, known)
+    if not explained and units.tax_known and note_tax != units.tax:
+        explained = {"tax": note_tax - units.tax}
+        explained.update(_signed_match(difference - explained["tax"], known))
+    parts.update(explained)
+    parts["other"] = difference - sum((parts[name] for name in explained), ZERO)
+    return parts
+
+
+def _posted_units(return_ids: set[int]) -> dict[int, PostedUnits]:
+    """Each return's posted units, summed by the database: one query for all of them."""
+    found = (
+        ReturnUnit.objects.filter(return_ref_id__in=return_ids)
+        .exclude(state=UnitState.CANCELLED)
+        .order_by()
+        .values("return_ref_id")
+        .annotate(
+            g_tax=Sum("tax"),
+            g_discount=Sum("discount"),
+            g_unpriced=Count("pk", filter=Q(price_known=False)),
+            g_taxed=Count("pk", filter=~Q(tax=0)),
+        )
+    )
+    return {
+        row["return_ref_id"]: PostedUnits(
+            tax=row["g_tax"] or ZERO,
+            discount=row["g_discount"] or ZERO,
+            tax_known=not row["g_unpriced"] and row["g_taxed"] > 0,
+            discount_known=not row["g_unpriced"],
+        )
+        for row in found
+    }
+
+
+def split(notes: list[CreditNote]) -> None:
+    """Set the difference's parts on matched notes (in memory: the caller saves them);
+    a note with no difference has none. One query, for all the notes' returns' units."""
+    splittable = [n for n in notes if n.posting_id is not None and n.difference is not None]
+    for note in notes:
+        for name in SPLIT_FIELDS:
+            setattr(note, name, None)
+    if not splittable:
+        return
+    units = _posted_units({note.posting.return_ref_id for note in splittable})
+    for note in splittable:
+        ret = note.posting.return_ref
+        parts = split_difference(
+            note.difference,
+            note_tax=note.tax,
+            handling_fee=ret.handling_fee,
+            shipping_refunded=ret.shipping_refunded,
+            units=units.get(ret.pk),
+        )
+        for name, amount in parts.items():
+            setattr(note, f"difference_{name}", amount)
+
+
 def _order(ref: str) -> str:
     return ref.strip().lstrip("#")
 
 
-def match(notes: list[CreditNote], matcher: Matcher) -> list[CreditNote]:
+def match(
+    notes: list[CreditNote], matcher: Matcher, *, claimed_before: dict[int, str] | None = None
+) -> list[CreditNote]:
     """Match the unmatched notes among ``notes`` (in memory: the caller saves them).
 
-    A fixed number of queries whatever the number of notes. Returns the notes matched.
+    ``claimed_before`` (posting id → note code): postings taken by notes not saved yet, as a
+    preview's earlier batches are. A fixed number of queries whatever the number of notes.
+    Returns the notes matched.
     """
     pending = [note for note in notes if note.posting_id is None]
     for note in pending:
@@ -98,6 +230,7 @@ def match(notes: list[CreditNote], matcher: Matcher) -> list[CreditNote]:
         .exclude(pk__in=[note.pk for note in pending if note.pk])
         .values_list("posting_id", "code")
     )
+    claimed.update(claimed_before or {})
 
     matched = []
     for note in pending:
@@ -115,6 +248,7 @@ def match(notes: list[CreditNote], matcher: Matcher) -> list[CreditNote]:
         _tie(note, posting, method, matcher)
         claimed[posting.pk] = note.code
         matched.append(note)
+    split(matched)
     return matched
 
 
@@ -201,5 +335,6 @@ def match_by_hand(note: CreditNote, posting: Posting, user) -> bool:
         raise MatchRefused(f"Posting {posting.associated_ref} is already matched to {taken}.")
     matcher = Matcher(user=user)
     _tie(note, posting, MatchMethod.MANUAL, matcher)
+    split([note])
     note.save()
     return bool(confirm({posting.pk: note.code}, matcher))

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from reconciliation.models import CreditNote
 from returns_hub.roles import MATRIX
 from tests import factories
 
@@ -13,6 +14,11 @@ pytestmark = pytest.mark.django_db
 
 SKU_ROW = {"platform": "loop", "platform_sku": "RAINJKT-STONE-S", "stock_code": "HF-OUT-RNC-STN-S"}
 CUSTOMER_ROW = {"email": "New.Customer@Example.com", "urn": "WEB99999"}
+RULE_ROW = {
+    "name": "Small hand-raised notes",
+    "cause": "raised_by_hand",
+    "auto_accept_up_to": "1.00",
+}
 
 # (method, url, body) → the roles that may; every other role gets 403.
 CASES = [
@@ -32,6 +38,9 @@ CASES = [
     ("post", "/api/v1/mappings/customers/", CUSTOMER_ROW, {"cx", "data", "admin"}),
     ("get", "/api/v1/reconciliation/periods/2025-03/", None, {"finance", "admin"}),
     ("get", "/api/v1/reconciliation/differences/?period=2025-03", None, {"finance", "admin"}),
+    ("get", "/api/v1/reconciliation/rules/", None, {"finance", "admin"}),
+    ("post", "/api/v1/reconciliation/rules/", RULE_ROW, {"finance", "admin"}),
+    ("get", "/api/v1/reconciliation/acceptances/", None, {"finance", "admin"}),
 ]
 ROLES = ["finance", "warehouse", "cx", "data", "admin", "nobody"]
 
@@ -46,9 +55,23 @@ def credit_note_upload() -> dict:
     return {"file": upload}
 
 
+def acceptance_body() -> dict:
+    """Accepting a credit note raised by hand in Khaos: an open difference."""
+    note = CreditNote.objects.create(
+        code="CN-ROLES",
+        issued_on="2025-03-12",
+        net="12.50",
+        tax="2.50",
+        gross="15.00",
+        currency="GBP",
+    )
+    return {"key": f"raised_by_hand:{note.pk}", "note": "Goodwill credit"}
+
+
 # Uploads (a body made afresh per request, sent as multipart).
 UPLOADS = [
     ("post", "/api/v1/reconciliation/credit-notes/", credit_note_upload, {"finance", "admin"}),
+    ("post", "/api/v1/reconciliation/acceptances/", acceptance_body, {"finance", "admin"}),
 ]
 
 

@@ -49,3 +49,11 @@ def hub_postings(db):
     assert postings.flag_unconfirmed() == 8
     assert ExceptionCase.objects.filter(kind=ExceptionKind.POSTING_UNCONFIRMED).count() == 8
     return made
+
+
+@pytest.fixture
+def hub(role_users):
+    """March 2025 as the fixtures tell it (tests/reconciliation/hub.py)."""
+    from tests.reconciliation.hub import build_march
+
+    return build_march(role_users["finance"])

@@ -2,148 +2,20 @@
 
 from base64 import b64encode
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from reconciliation.importers import import_credit_notes
 from reconciliation.services import differences
 from reconciliation.services.differences import DifferenceCause as C
 from reconciliation.services.differences import Period, PeriodInvalid
-from returns_hub.choices import (
-    ExceptionKind,
-    ExceptionStatus,
-    LiabilityKind,
-    MoneyState,
-    PostingState,
-    ReturnState,
-)
-from returns_hub.models import ExceptionCase, StoreCreditLiability
-from tests import factories
-from tests.reconciliation.conftest import EXPORT
+from tests.reconciliation.hub import MARCH, TODAY
 
 pytestmark = pytest.mark.django_db
 
-MARCH = Period.parse("2025-03")
-TODAY = date(2025, 4, 10)
 URL = "/api/v1/reconciliation/differences/"
-
-
-def at(day: int, month: int = 3) -> datetime:
-    return datetime(2025, month, day, 12, tzinfo=UTC)
-
-
-class Hub:
-    """Connections per platform, and returns with their postings."""
-
-    def __init__(self):
-        self.connections = {}
-
-    def connection(self, platform: str):
-        if platform not in self.connections:
-            self.connections[platform] = factories.PlatformConnectionFactory(
-                platform=platform, slug=f"hf-{platform}"
-            )
-        return self.connections[platform]
-
-    def ret(self, platform: str, ref: str, **fields):
-        return factories.ReturnFactory(
-            connection=self.connection(platform),
-            associated_ref=ref,
-            external_id=ref.split("-", 1)[1],
-            **fields,
-        )
-
-    def posting(self, platform, ref, expected, *, ready=1, state=PostingState.DOWNLOADED, **money):
-        ret = self.ret(platform, ref, money_state=MoneyState.POSTED, **money)
-        return factories.PostingFactory(
-            return_ref=ret,
-            channel=self.connection(platform).khaos_channel,
-            state=state,
-            expected_credit=Decimal(expected),
-            ready_at=at(ready) if state != PostingState.HELD else None,
-        )
-
-
-def refund(amount: str, day: int) -> dict:
-    return {"refunded_amount": Decimal(amount), "refunded_at": at(day)}
-
-
-@pytest.fixture
-def hub(db, role_users):
-    """March 2025 as the fixtures tell it, one of each cause, and a timing row in April."""
-    hub = Hub()
-    hub.posting("loop", "LOOP-5003", "40.00", ready=3, **refund("40.00", 3))
-    hub.posting("loop", "LOOP-5001", "59.98", ready=4, **refund("59.98", 4))
-    hub.posting("swap", "SWAP-40012", "89.00", ready=5, exchange_amount=Decimal("89.00"))
-    swap_credit = hub.posting("swap", "SWAP-40014", "67.00", ready=6)
-    swap_credit.return_ref.store_credit_amount = Decimal("67.00")
-    swap_credit.return_ref.save()
-    StoreCreditLiability.objects.create(
-        return_ref=swap_credit.return_ref,
-        kind=LiabilityKind.STORE_CREDIT,
-        reference="HFC-7H3K-9QPX",
-        amount=Decimal("67.00"),
-        currency="GBP",
-        issued_at=at(9),
-    )
-    hub.posting(
-        "happy-returns",
-        "HR-3f6c2a9e-8b1d-4c57-9e0a-6d2b7f41c8a5",
-        "142.00",
-        ready=7,
-        **refund("141.99", 2),
-    )
-    hub.posting("rebound", "RB-884512", "179.00", ready=8)
-    hub.posting("reveni", "REV-RVN-20250304-0007", "113.00", ready=4, **refund("113.00", 4))
-    hub.posting("rebound", "RB-884515", "120.00", ready=9)
-    # Posted, no credit note yet.
-    hub.posting("loop", "LOOP-5002", "59.00", ready=20, exchange_amount=Decimal("59.00"))
-    # Approved value mismatch: posted at the expected credit, refunded more (and no note).
-    hub.posting("loop", "LOOP-5004", "126.65", state=PostingState.READY, **refund("149.00", 14))
-    # Refunded at first scan, goods not graded: a timing difference.
-    hub.ret(
-        "happy-returns",
-        "HR-timing-1014",
-        money_state=MoneyState.REFUNDED,
-        state=ReturnState.IN_TRANSIT,
-        **refund("141.99", 25),
-    )
-    hub.ret(
-        "happy-returns",
-        "HR-timing-1015",
-        money_state=MoneyState.REFUNDED,
-        **{"refunded_amount": Decimal("20.00"), "refunded_at": at(2, month=4)},
-    )
-    # Refunded, then the return was cancelled: no goods and no posting will come.
-    hub.ret(
-        "reveni",
-        "REV-RVN-cancelled-1025",
-        state=ReturnState.CANCELLED,
-        money_state=MoneyState.REFUNDED,
-        **refund("30.00", 5),
-    )
-    # A value mismatch finance ignored: refunded by bank transfer outside the hub.
-    held = hub.posting(
-        "reveni", "REV-RVN-1023", "50.15", state=PostingState.HELD, **refund("48.15", 6)
-    )
-    ExceptionCase.objects.create(
-        kind=ExceptionKind.VALUE_MISMATCH,
-        cause_key="value:48.15",
-        return_ref=held.return_ref,
-        posting=held,
-        message="Mismatch",
-        status=ExceptionStatus.IGNORED,
-        resolution="Refunded by bank transfer",
-        resolved_by=role_users["finance"],
-        resolved_at=at(18),
-    )
-    with EXPORT.open("rb") as stream:
-        result = import_credit_notes(stream, file_name="credit_note_export.csv")
-    assert result.as_dict()["matched"] == 8
-    return hub
 
 
 def by_subject(rows):
@@ -287,7 +159,13 @@ def test_the_period_endpoint(hub, api_client_for):
     rebound = next(t for t in body["totals"] if t["platform"] == "rebound")
     assert rebound["confirmed"] == "294.00"
     differs = next(c for c in rebound["causes"] if c["cause"] == "credit_note_differs")
-    assert differs == {"cause": "credit_note_differs", "count": 1, "amount": "-5.00"}
+    assert differs == {
+        "cause": "credit_note_differs",
+        "count": 1,
+        "amount": "-5.00",
+        "accepted_count": 0,
+        "accepted_amount": "0.00",
+    }
     manual = next(t for t in body["totals"] if t["platform"] is None)
     assert {c["cause"]: c["count"] for c in manual["causes"]}["raised_by_hand"] == 1
 
@@ -345,3 +223,94 @@ def test_only_finance_and_admin_see_reconciliation(hub, api_client_for, role):
     assert client.get(URL).status_code == 403
     assert client.get("/api/v1/reconciliation/periods/2025-03/").status_code == 403
     assert api_client_for("admin").get(URL).status_code == 200
+
+
+# A day as a period, and the period day by day ----------------------------------------
+
+
+def test_a_day_is_a_period():
+    day = Period.for_day(date(2025, 3, 11))
+    assert (day.first, day.after, day.kind, str(day)) == (
+        date(2025, 3, 11),
+        date(2025, 3, 12),
+        "day",
+        "2025-03-11",
+    )
+    assert day.label == "11 March 2025"
+    assert (MARCH.kind, str(MARCH), MARCH.label) == ("month", "2025-03", "March 2025")
+    assert Period.parse_day("2025-03-11") == day
+    assert len(MARCH.each_day()) == 31
+    assert Period.parse("2025-12").after == date(2026, 1, 1)
+
+
+@pytest.mark.parametrize("text", ["2025-02-30", "2025-3-1", "2025-03", "", "11/03/2025"])
+def test_a_bad_day_is_refused(text):
+    with pytest.raises(PeriodInvalid):
+        Period.parse_day(text)
+
+
+def test_the_days_of_a_month_hold_its_rows(hub):
+    month = {row.key for row in differences.rows(MARCH)}
+    by_day = [
+        {row.key for row in differences.rows(Period.for_day(day))} for day in MARCH.each_day()
+    ]
+    assert set().union(*by_day) == month
+    assert sum(len(keys) for keys in by_day) == len(month)
+    (rb,) = differences.rows(Period.for_day(date(2025, 3, 11)), cause=C.CREDIT_NOTE_DIFFERS)
+    assert rb.credit_note == "CN0010486"
+    eleventh = differences.totals(Period.for_day(date(2025, 3, 11)))
+    assert {t.platform: t.confirmed for t in eleventh}["rebound"] == Decimal("174.00")
+
+
+def test_daily_points_sum_to_the_totals(hub, django_assert_max_num_queries):
+    with django_assert_max_num_queries(len(C) + 1):
+        points = differences.daily(MARCH)
+    assert [p.day for p in points] == MARCH.each_day()
+    totals = differences.totals(MARCH)
+    causes = [cause for total in totals for cause in total.causes]
+    assert sum(p.open_count for p in points) == sum(c.count for c in causes) == 9
+    assert sum(p.open_amount for p in points) == sum(c.amount for c in causes)
+    assert sum(p.matched_count for p in points) == 8  # the matched credit notes
+    assert sum(p.matched_amount for p in points) == sum(t.confirmed for t in totals)
+    for point in points:
+        rows = differences.rows(Period.for_day(point.day))
+        assert point.open_count == len(rows), point.day
+        assert point.open_amount == sum((r.amount for r in rows), Decimal("0.00"))
+    # A day or a year: the same number of queries.
+    with django_assert_max_num_queries(len(C) + 1):
+        assert len(differences.daily(Period.for_day(date(2025, 3, 11)))) == 1
+    with django_assert_max_num_queries(len(C) + 1):
+        assert len(differences.daily(Period(date(2025, 1, 1), date(2026, 1, 1)))) == 365
+
+
+def test_daily_filters_by_platform_and_currency(hub):
+    rebound = differences.daily(MARCH, platform="rebound")
+    assert sum(p.open_count for p in rebound) == 1
+    assert sum(p.matched_count for p in rebound) == 2
+    assert not any(
+        p.open_count or p.matched_count for p in differences.daily(MARCH, currency="EUR")
+    )
+
+
+def test_rows_and_totals_filter_by_currency(hub):
+    assert len(differences.rows(MARCH, currency="GBP")) == 9
+    assert differences.rows(MARCH, currency="EUR") == []
+    assert differences.totals(MARCH, currency="EUR") == []
+    assert {t.currency for t in differences.totals(MARCH, currency="GBP")} == {"GBP"}
+    client_rows = differences.rows(MARCH, currency="GBP", platform="rebound")
+    assert [r.credit_note for r in client_rows] == ["CN0010486"]
+
+
+def test_the_api_filters_by_currency_and_state(hub, api_client_for):
+    client = api_client_for("finance")
+    assert len(client.get(URL, {"period": "2025-03", "currency": "GBP"}).json()["results"]) == 9
+    assert client.get(URL, {"period": "2025-03", "currency": "EUR"}).json()["results"] == []
+    assert client.get(URL, {"currency": "gbp"}).status_code == 400
+    assert client.get(URL, {"state": "maybe"}).status_code == 400
+    assert client.get(URL, {"period": "2025-03", "state": "accepted"}).json()["results"] == []
+    assert len(client.get(URL, {"period": "2025-03", "state": "all"}).json()["results"]) == 9
+    period = client.get("/api/v1/reconciliation/periods/2025-03/", {"currency": "EUR"})
+    assert period.json()["totals"] == []
+    assert (
+        client.get("/api/v1/reconciliation/periods/2025-03/", {"currency": "x"}).status_code == 400
+    )
