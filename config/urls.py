@@ -8,7 +8,6 @@ from connectors.webhooks import receive
 from returns_hub import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -25,6 +24,8 @@ urlpatterns = [
     ),
     path("webhooks/<str:platform>/<str:slug>/", receive, name="webhook"),
     path("khaos/", include("connectors.khaos.urls")),
+    # The screens for people: /, /returns/<id>/, /warehouse/, /cx/, /exceptions/, …
+    path("", include("returns_hub.screens.urls")),
 ]
 
 admin.site.site_header = "Returns hub"

@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-import django_tables2 as tables
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import BadRequest, ValidationError
-from django.db.models import Q
+from django.core.exceptions import BadRequest
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -62,9 +60,9 @@ from reconciliation.tables import (
     money,
     platform_label,
 )
+from returns_hub.screens.lists import PAGE_SIZE, keyset_page, query_with, render_list
 
 VIEW = "reconciliation.view_creditnote"  # finance (and superusers) read reconciliation
-PAGE_SIZE = 50
 ZERO = Decimal("0.00")
 FIGURE_LABELS = {
     "platform_refunds": "Platform refunds",
@@ -278,17 +276,6 @@ def _report_filters(request) -> ReportFilterSet:
     return filterset
 
 
-def _query(request, **changes) -> str:
-    """The request's query string with ``changes`` (None drops a parameter)."""
-    query = request.GET.copy()
-    for name, value in changes.items():
-        query.pop(name, None)
-        if value is not None:
-            query[name] = value
-    encoded = query.urlencode()
-    return f"?{encoded}" if encoded else ""
-
-
 def _span_url(name: str, day: date, days: int, fmt: str, query: str) -> str:
     """The span ``days`` from ``day`` (none before year 1 or after 9998)."""
     try:
@@ -306,7 +293,7 @@ def _report(request, span: Period, *, day: date | None = None):
     platform, currency = values["platform"], values["currency"]
     measure = request.GET.get("measure")
     measure = measure if measure in charts.MEASURES else "amount"
-    keep = _query(request, measure=None if measure == "amount" else measure)
+    keep = query_with(request, measure=None if measure == "amount" else measure)
     if day is None:
         span_params = {"period": str(span)}
         previous_url = _span_url("finance:period", span.first, -1, "%Y-%m", keep)
@@ -354,7 +341,7 @@ def _report(request, span: Period, *, day: date | None = None):
         "month_url": reverse("finance:period", args=[f"{span.first:%Y-%m}"]) + keep,
         "measure": measure,
         "measure_urls": {
-            name: _query(request, measure=None if name == "amount" else name)
+            name: query_with(request, measure=None if name == "amount" else name)
             for name in charts.MEASURES
         },
         "period_slug": f"{span.first:%Y-%m}",
@@ -398,17 +385,8 @@ def day(request, on: str):
 # --- The lists --------------------------------------------------------------------------
 
 
-def _render_list(request, *, filterset, table, title, intro, next_after, status=200):
-    tables.RequestConfig(request, paginate=False).configure(table)
-    context = {
-        "title": title,
-        "intro": intro,
-        "filter": filterset,
-        "table": table,
-        "next_url": _query(request, after=next_after) if next_after else "",
-        "first_url": _query(request, after=None) if request.GET.get("after") else "",
-    }
-    return render(request, "reconciliation/list.html", context, status=status)
+def _render_list(request, **kwargs):
+    return render_list(request, template="reconciliation/list.html", **kwargs)
 
 
 def _difference_after(text: str | None) -> tuple[int, int] | None:
@@ -487,31 +465,6 @@ def difference_list(request):
     )
 
 
-def _keyset_page(queryset, column: str, after: str | None, size: int = PAGE_SIZE):
-    """Rows in (``column``, id) order after the cursor ``<value>~<id>``: a range on the
-    indexed column, never an OFFSET."""
-    if after:
-        text, _, pk = after.rpartition("~")
-        try:
-            if not pk.isdigit() or len(pk) > 19:
-                raise ValidationError("id")
-            value = queryset.model._meta.get_field(column).to_python(text)
-            if value is None:
-                raise ValidationError("value")
-        except ValidationError as error:
-            raise BadRequest("after: not a position in this list") from error
-        queryset = queryset.filter(**{f"{column}__gte": value}).filter(
-            Q(**{f"{column}__gt": value}) | Q(pk__gt=int(pk))
-        )
-    found = list(queryset.order_by(column, "pk")[: size + 1])
-    page = found[:size]
-    next_after = None
-    if len(found) > size:
-        last = page[-1]
-        next_after = f"{getattr(last, column).isoformat()}~{last.pk}"
-    return page, next_after
-
-
 def _model_list(request, filterset_class, table_class, *, title: str, intro: str):
     filterset = filterset_class(request.GET, queryset=filterset_class.base())
     if not filterset.is_valid():
@@ -524,7 +477,7 @@ def _model_list(request, filterset_class, table_class, *, title: str, intro: str
             next_after=None,
             status=400,
         )
-    page, next_after = _keyset_page(filterset.qs, filterset.column(), request.GET.get("after"))
+    page, next_after = keyset_page(filterset.qs, filterset.column(), request.GET.get("after"))
     return _render_list(
         request,
         filterset=filterset,
