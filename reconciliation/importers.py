@@ -81,6 +81,7 @@ COLUMNS = {
 COMPARED = ("return_code", "associated_ref", "issued_on", "currency", "net", "tax", "gross")
 MATCH_FIELDS = [
     "posting",
+    "platform",
     "match_method",
     "matched_by",
     "matched_by_user",

@@ -88,6 +88,7 @@ class PostingFactory(factory.django.DjangoModelFactory):
     channel = factory.SubFactory(KhaosChannelFactory)
     return_ref = factory.SubFactory(ReturnFactory)
     kind = PostingKind.RETURN
+    platform = factory.LazyAttribute(lambda p: p.return_ref.connection.platform)
     associated_ref = factory.LazyAttribute(lambda p: p.return_ref.associated_ref)
     currency = "GBP"
 

@@ -71,6 +71,7 @@ class Matcher:
 
 def _tie(note: CreditNote, posting: Posting, method: str, matcher: Matcher) -> None:
     note.posting = posting
+    note.platform = posting.platform
     note.match_method = method
     note.matched_by = matcher.name
     note.matched_by_user = matcher.user

@@ -29,7 +29,6 @@ from typing import Any
 
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -333,11 +332,7 @@ def _matched(period: Period) -> Iterator[list[tuple]]:
     )
     after = 0
     while True:
-        page = list(
-            notes.filter(pk__gt=after)
-            .annotate(platform=F("posting__return_ref__connection__platform"))
-            .values_list(*fields)[:PAGE]
-        )
+        page = list(notes.filter(pk__gt=after).values_list(*fields)[:PAGE])
         if page:
             yield page
         if len(page) < PAGE:

@@ -85,6 +85,12 @@ class ExceptionCase(models.Model):
         indexes = [
             models.Index(fields=["status", "owner", "-id"], name="exception_status_owner"),
             models.Index(fields=["kind", "status"], name="exception_kind_status"),
+            # Reconciliation's handled_outside: the exceptions ignored in a period.
+            models.Index(
+                fields=["resolved_at"],
+                condition=models.Q(status=ExceptionStatus.IGNORED),
+                name="exception_ignored_at",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from returns_hub import platforms
 from returns_hub.choices import PostingKind, PostingState
 
 
@@ -32,6 +33,10 @@ class Posting(models.Model):
         related_name="posting",
     )
     kind = models.CharField(max_length=20, choices=PostingKind.choices)
+    # The platform of the return's connection, fixed when the posting is made (a
+    # connection's platform never changes): reconciliation groups a month's postings by
+    # it without joining each to its return and connection.
+    platform = models.CharField(max_length=32, choices=platforms.choices, editable=False)
     associated_ref = models.CharField("AssociatedRef", max_length=50)
     state = models.CharField(max_length=20, choices=PostingState.choices, default=PostingState.HELD)
     # The Khaos document as canonical JSON text (exact decimals), fixed once ready.
@@ -84,6 +89,8 @@ class Posting(models.Model):
                 | models.Q(state__in=[PostingState.HELD, PostingState.WITHDRAWN]),
                 name="posting_served_has_channel",
             ),
+            # Every creation point sets the platform; one that forgets fails here.
+            models.CheckConstraint(condition=~models.Q(platform=""), name="posting_has_platform"),
         ]
         indexes = [
             models.Index(fields=["channel", "kind", "state", "id"], name="posting_download"),
@@ -94,6 +101,38 @@ class Posting(models.Model):
                 fields=["channel", "kind", "serve_seq"],
                 condition=models.Q(serve_seq__isnull=False),
                 name="posting_serve_seq",
+            ),
+            # Reconciliation reads a period's return postings by the day they were offered
+            # to Khaos (posted, posted_not_confirmed, refund_differs, the daily chart, the
+            # /finance/postings/ list in (ready_at, id) keyset order) from this index alone,
+            # platform included; return_ref for refund_differs, which needs the return's
+            # settled amounts. ready_at is set once; state changes already rewrite the
+            # posting_* indexes.
+            models.Index(
+                fields=["ready_at", "id"],
+                include=["state", "expected_credit", "currency", "platform", "return_ref"],
+                condition=models.Q(kind=PostingKind.RETURN, ready_at__isnull=False),
+                name="posting_return_ready",
+            ),
+            # The same by the day the posting was made: the "expected credit" figure and
+            # /finance/postings/?figure=expected_credit.
+            models.Index(
+                fields=["created_at", "id"],
+                include=["state", "expected_credit", "currency", "platform"],
+                condition=models.Q(kind=PostingKind.RETURN),
+                name="posting_return_made",
+            ),
+            # posted_not_confirmed in keyset (id) order: only the postings Khaos has not yet
+            # confirmed, with ready_at in the index, so a page skips the other months'
+            # outstanding postings without reading their rows. Postings leave it when
+            # confirmed (a state change, which rewrites posting_state_id anyway).
+            models.Index(
+                fields=["id", "ready_at"],
+                condition=models.Q(
+                    kind=PostingKind.RETURN,
+                    state__in=[PostingState.READY, PostingState.DOWNLOADED],
+                ),
+                name="posting_outstanding",
             ),
         ]
 

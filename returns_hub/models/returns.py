@@ -81,6 +81,23 @@ class Return(models.Model):
             models.Index(fields=["money_state", "-id"], name="return_money_state_id"),
             models.Index(fields=["connection", "-id"], name="return_connection_id"),
             models.Index(fields=["created_at"], name="return_created_at"),
+            # Reconciliation: a period's platform refunds, refunded_not_graded and
+            # refund_without_return, and /finance/returns/ in (refunded_at, id) keyset order,
+            # from this index alone. Only refunded returns are in it.
+            models.Index(
+                fields=["refunded_at", "id"],
+                include=["connection", "currency", "refunded_amount", "state", "money_state"],
+                condition=models.Q(refunded_at__isnull=False),
+                name="return_refunded_at",
+            ),
+            # A posting's or credit note's return, for its platform (by connection) and what
+            # the platform settled, without reading the return's row: reconciliation joins
+            # a month's postings (100,000 and more) to their returns through it.
+            models.Index(
+                fields=["id"],
+                include=["connection", "refunded_amount", "store_credit_amount", "exchange_amount"],
+                name="return_settlement",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -144,6 +144,7 @@ def _batch(connection, channel, size, prefix, offset, rng, products, disposition
                 channel=channel,
                 return_ref=ret,
                 kind=PostingKind.RETURN,
+                platform=connection.platform,
                 associated_ref=ret.associated_ref,
                 document=documents.dumps(document),
                 process_return=True,
