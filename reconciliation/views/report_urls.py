@@ -7,6 +7,7 @@ from reconciliation.views import reports
 urlpatterns = [
     path("", reports.index, name="index"),
     path("periods/<str:month>/", reports.period, name="period"),
+    path("periods/<str:month>/chart/", reports.period_chart, name="period-chart"),
     path("days/<str:on>/", reports.day, name="day"),
     path("differences/", reports.difference_list, name="differences"),
     path("returns/", reports.return_list, name="returns"),

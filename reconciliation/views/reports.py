@@ -136,7 +136,7 @@ class CurrencyReport:
     by_cause: list[CauseRow] = field(default_factory=list)
     cause_total: CauseRow | None = None
     by_platform: list[CauseRow] = field(default_factory=list)
-    chart: str = ""
+    chart_url: str = ""
 
 
 class Links:
@@ -309,25 +309,11 @@ def _report(request, span: Period, *, day: date | None = None):
         differences.totals(span, platform=platform, currency=currency), links
     )
     if day is None:
-        day_query = urlencode(
-            {k: v for k, v in (("platform", platform), ("currency", currency)) if v}
-        )
-
-        def day_url(on: date) -> str:
-            url = reverse("finance:day", args=[on.isoformat()])
-            return f"{url}?{day_query}" if day_query else url
-
+        # The chart is its own request (htmx loads it with the page, a link without
+        # JavaScript): the figures answer first, the daily series does not hold them up.
         for report in reports:
-            report.chart = charts.matched_vs_open(
-                differences.daily(span, platform=platform, currency=report.currency),
-                measure=measure,
-                currency=report.currency,
-                day_url=day_url,
-                chart_id=f"chart-{report.currency.lower()}",
-                caption=(
-                    f"Matched and open differences per day in {title}, "
-                    f"by {measure}" + (f" ({report.currency})" if measure == "amount" else "")
-                ),
+            report.chart_url = reverse("finance:period-chart", args=[str(span)]) + query_with(
+                request, currency=report.currency
             )
     context = {
         "title": title,
@@ -380,6 +366,57 @@ def day(request, on: str):
     except PeriodInvalid as error:
         raise Http404(str(error)) from error
     return _report(request, span, day=span.first)
+
+
+def _chart_caption(title: str, measure: str, currency: str) -> str:
+    by = f"by {measure}" + (f" ({currency})" if measure == "amount" else "")
+    return f"Matched and open differences per day in {title}, {by}"
+
+
+@require_GET
+@finance_only
+def period_chart(request, month: str):
+    """The period's chart of matched vs open differences per day, for one currency."""
+    try:
+        span = Period.parse(month)
+    except PeriodInvalid as error:
+        raise Http404(str(error)) from error
+    filterset = _report_filters(request)
+    values = filterset.values()
+    platform, currency = values["platform"], values["currency"]
+    if not currency:
+        raise BadRequest("currency: the chart is drawn for one currency")
+    measure = request.GET.get("measure")
+    measure = measure if measure in charts.MEASURES else "amount"
+    day_query = urlencode({k: v for k, v in (("platform", platform), ("currency", currency)) if v})
+
+    def day_url(on: date) -> str:
+        url = reverse("finance:day", args=[on.isoformat()])
+        return f"{url}?{day_query}" if day_query else url
+
+    chart = charts.matched_vs_open(
+        differences.daily(span, platform=platform, currency=currency),
+        measure=measure,
+        currency=currency,
+        day_url=day_url,
+        chart_id=f"chart-{currency.lower()}",
+        caption=_chart_caption(span.label, measure, currency),
+    )
+    context = {
+        "chart": chart,
+        "measure": measure,
+        "measure_urls": {
+            name: reverse("finance:period", args=[str(span)])
+            + query_with(request, currency=None, measure=None if name == "amount" else name)
+            for name in charts.MEASURES
+        },
+    }
+    # htmx takes the figure into the period page; a plain request gets a page around it.
+    if request.headers.get("HX-Request"):
+        return render(request, "reconciliation/chart.html", context)
+    context["title"] = _chart_caption(span.label, measure, currency)
+    context["period_url"] = reverse("finance:period", args=[str(span)])
+    return render(request, "reconciliation/chart_page.html", context)
 
 
 # --- The lists --------------------------------------------------------------------------

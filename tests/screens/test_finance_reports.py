@@ -234,7 +234,7 @@ def test_the_day_view(hub, finance):
     response = finance.get("/finance/days/2025-03-11/")
     assert response.status_code == 200
     report = _report(response)
-    assert report.chart == ""
+    assert report.chart_url == ""
     # 11 March: CN0010486 (RB-884512, 174.00 against 179.00) and CN0010487 confirmed.
     assert _figures(report)["ReBound Returns"][4] == Decimal("174.00")
     row = next(r for r in report.by_cause if r.cause == C.CREDIT_NOTE_DIFFERS)
@@ -541,7 +541,11 @@ def _svg(html: str) -> ET.Element:
 
 
 def test_the_period_view_draws_matched_and_open_per_day(hub, finance):
-    html = finance.get("/finance/periods/2025-03/").content.decode()
+    page = finance.get("/finance/periods/2025-03/").content.decode()
+    chart_url = "/finance/periods/2025-03/chart/?currency=GBP"
+    assert f'hx-get="{chart_url}"' in page and "<svg" not in page  # loaded after the figures
+    html = finance.get(chart_url, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in html  # a fragment for htmx
     svg = _svg(html)
     assert svg.get("role") == "img"
     assert svg.get("aria-label", "").startswith("Matched and open differences per day")
@@ -559,13 +563,15 @@ def test_the_period_view_draws_matched_and_open_per_day(hub, finance):
     tooltip = eleventh.find(f".//{SVG}title").text
     assert tooltip.startswith("Tue 11 Mar 2025: Matched 2 (287.00 GBP)")
     link = eleventh.find(f"{SVG}a")
-    assert link.get("href") == "/finance/days/2025-03-11/"
+    assert link.get("href") == "/finance/days/2025-03-11/?currency=GBP"  # the chart's
     legend = [t.text for t in svg.findall(f"{SVG}g[@class='legend']/{SVG}text")]
     assert legend == ["Matched", "Open"]
 
 
 def test_the_chart_by_count(hub, finance):
-    svg = _svg(finance.get("/finance/periods/2025-03/?measure=count").content.decode())
+    chart = finance.get("/finance/periods/2025-03/chart/?currency=GBP&measure=count")
+    assert "<html" in chart.content.decode()  # without htmx: a page of its own
+    svg = _svg(chart.content.decode())
     eleventh = next(
         g for g in svg.findall(f".//{SVG}g[@class='day']") if g.get("data-day") == "2025-03-11"
     )
