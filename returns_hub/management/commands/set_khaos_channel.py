@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from returns_hub.choices import KhaosFormat, SourceReferenceKey
-from returns_hub.models import KhaosChannel, PlatformConnection
+from returns_hub.services import connections
+from returns_hub.services.connections import UNCHANGED, SettingsInvalid
 
 
 class Command(BaseCommand):
@@ -28,40 +28,27 @@ class Command(BaseCommand):
             "property table, the default) or SourceReturnReference (its examples)",
         )
 
-    @transaction.atomic
     def handle(self, *args, **opts):
-        channel = KhaosChannel.objects.filter(slug=opts["slug"]).first()
-        created = channel is None
-        if created:
-            channel = KhaosChannel(slug=opts["slug"])
-        channel.username = opts["username"]
-        channel.set_password(opts["password"])
-        if opts["format"]:
-            channel.format = opts["format"]
-        if opts["default_urn"] is not None:
-            channel.default_urn = opts["default_urn"].strip()
-        if opts["site_id"] is not None:
-            if opts["site_id"] < 1:
-                raise CommandError("--site-id must be a Khaos site ID (1 or more)")
-            channel.site_id = opts["site_id"]
-        if opts["sales_source"] is not None:
-            channel.sales_source = opts["sales_source"].strip()
-        if opts["company_class"] is not None:
-            channel.company_class_id = opts["company_class"].strip()
-        if opts["source_reference_key"] is not None:
-            channel.source_reference_key = opts["source_reference_key"]
+        def given(name):
+            return opts[name] if opts[name] is not None else UNCHANGED
+
         try:
-            channel.full_clean()
-        except Exception as exc:
-            raise CommandError(f"invalid channel: {exc}") from None
-        channel.save()
-        if KhaosChannel.objects.count() == 1:
-            # With a single channel every connection posts to it.
-            PlatformConnection.objects.filter(khaos_channel__isnull=True).update(
-                khaos_channel=channel
+            saved = connections.save_channel(
+                opts["slug"],
+                username=opts["username"],
+                password=opts["password"],
+                format=opts["format"] or UNCHANGED,
+                default_urn=given("default_urn"),
+                site_id=given("site_id"),
+                sales_source=given("sales_source"),
+                company_class=given("company_class"),
+                source_reference_key=given("source_reference_key"),
             )
+        except SettingsInvalid as exc:
+            raise CommandError(f"invalid channel: {_as_options(exc)}") from None
+        channel = saved.record
         self.stdout.write(
-            f"{'Created' if created else 'Updated'} Khaos channel {channel.slug!r}: "
+            f"{'Created' if saved.created else 'Updated'} Khaos channel {channel.slug!r}: "
             f"user {channel.username!r}, format {channel.format}, "
             f"default URN {channel.default_urn or '(none)'}, site {channel.site_id}, "
             f"sales source {channel.sales_source or '(none)'}, "
@@ -69,3 +56,14 @@ class Command(BaseCommand):
             f"order link {channel.source_reference_key}, "
             f"configuration file /khaos/{channel.slug}/config"
         )
+
+
+def _as_options(error: SettingsInvalid) -> str:
+    """The service's messages under the command's option names (``--site-id …``)."""
+    names = {"company_class_id": "company_class"}
+    return "; ".join(
+        f"--{names.get(name, name).replace('_', '-')} {' '.join(messages)}"
+        if name != "__all__"
+        else " ".join(messages)
+        for name, messages in error.errors.items()
+    )
