@@ -32,9 +32,13 @@ def _crud(model: str, app: str = "returns_hub") -> list[str]:
     return [f"{app}.{action}_{model}" for action in ("view", "add", "change", "delete")]
 
 
+# Every team saves its own list filters on the screens (and deletes only its own).
+SAVED_FILTERS = _crud("savedfilter")
+
 MATRIX: dict[str, list[str]] = {
     Team.FINANCE: [
         *RETURN_VIEWS,
+        *SAVED_FILTERS,
         "returns_hub.view_posting",
         "returns_hub.view_storecreditliability",
         "returns_hub.approve_value",
@@ -56,6 +60,7 @@ MATRIX: dict[str, list[str]] = {
     ],
     Team.WAREHOUSE: [
         *RETURN_VIEWS,
+        *SAVED_FILTERS,
         "returns_hub.view_inboundshipment",
         "returns_hub.view_productbarcode",
         "returns_hub.view_dispositionmapping",
@@ -65,6 +70,7 @@ MATRIX: dict[str, list[str]] = {
     ],
     Team.CX: [
         *RETURN_VIEWS,
+        *SAVED_FILTERS,
         "returns_hub.view_posting",
         "returns_hub.view_storecreditliability",
         "returns_hub.view_customermapping",
@@ -74,6 +80,7 @@ MATRIX: dict[str, list[str]] = {
     ],
     Team.DATA: [
         *RETURN_VIEWS,
+        *SAVED_FILTERS,
         "returns_hub.view_posting",
         "returns_hub.view_inboundshipment",
         "returns_hub.view_storecreditliability",

@@ -2,14 +2,9 @@ import logging
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.db.models import Count
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-
-from returns_hub.choices import ExceptionStatus
-from returns_hub.models import ExceptionCase, Return
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +37,4 @@ def healthz(request):
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
-    )
-
-
-def home(request):
-    """What each team should look at first: open exceptions by owner, returns by state."""
-    open_by_owner = dict(
-        ExceptionCase.objects.filter(status=ExceptionStatus.OPEN)
-        .values_list("owner")
-        .annotate(n=Count("id"))
-        .values_list("owner", "n")
-    )
-    recent = Return.objects.select_related("connection").order_by("-id")[:20]
-    return render(
-        request, "returns_hub/home.html", {"open_by_owner": open_by_owner, "recent": recent}
     )

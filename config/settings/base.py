@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "django_q",
+    "csp",
     "returns_hub",
     "connectors",
     "reconciliation",
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "returns_hub.middleware.LoginRequiredMiddleware",
 ]
@@ -141,6 +143,26 @@ MEDIA_URL = "media/"  # never served directly: views hand files to the roles all
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Content Security Policy (django-csp) -----------------------------------------
+# Nothing inline: every script and style is a file of the hub's own (htmx included);
+# charts are inline SVG styled by class. The API docs (drf-spectacular's Swagger UI, with
+# an inline script and style and its files from a CDN) are left out of the policy: they
+# are the only page not written for it.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    },
 }
 
 # --- Email -------------------------------------------------------------------
@@ -272,7 +294,11 @@ HUB = {
     # Telling the platform a grade: the send task, and the attempts before giving up.
     "WRITEBACK_TASK": "connectors.writeback.send_one",
     "WRITEBACK_MAX_ATTEMPTS": env.int("HUB_WRITEBACK_MAX_ATTEMPTS", 8, minimum=1),
+    # The demo's platform simulators: the share of new returns with a problem (0 to 1).
+    "SIMULATOR_PROBLEM_RATE": env.float("HUB_SIMULATOR_PROBLEM_RATE", 0.1, minimum=0.0),
 }
+if HUB["SIMULATOR_PROBLEM_RATE"] > 1:
+    raise ConfigError("HUB_SIMULATOR_PROBLEM_RATE must be at most 1 (a share of returns)")
 
 # --- Logging -----------------------------------------------------------------
 LOGGING = logging_config(env.str("LOG_LEVEL", "INFO").upper(), env.str("LOG_FORMAT", "json"))

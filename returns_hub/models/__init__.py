@@ -20,6 +20,7 @@ from returns_hub.models.returns import (
     StoreCreditLiability,
     TimelineEntry,
 )
+from returns_hub.models.screens import SavedFilter  # noqa: F401 (registers the model)
 
 __all__ = [
     "CustomerMapping",
