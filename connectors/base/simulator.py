@@ -6,6 +6,13 @@ At each step the dialect renders the platform's webhook, which the engine
 signs and sends to the hub, and the dialect's API serves the same returns to
 the hub's polls from a small HTTP server on this machine.
 
+The mix: ``problem_rate`` of new returns (seeded) carry one problem a real shop
+sends now and then, taken in turn from the problems the platform's payload can
+carry (``Dialect.problems``, from ``PROBLEMS``): a SKU the product master does not
+know, a reason or grade with no mapping row, a refund that differs from the goods'
+value, a customer not in the customer table, an exchange for something Khaos
+cannot send. The rest go through their story cleanly.
+
 Knobs for the bad days: ``duplicates`` (each webhook sent twice),
 ``out_of_order`` (a tick's webhooks shuffled), ``bad_signature_rate`` (signed
 with the wrong secret), ``outage`` (the API answers 503), ``rate_limit_every``
@@ -40,6 +47,33 @@ logger = logging.getLogger(__name__)
 
 STEPS = ("opened", "in_transit", "delivered", "graded", "refunded")
 
+# The problems a simulated return can carry, each named as the exception it raises.
+PROBLEMS = (
+    "unknown_sku",
+    "unmapped_reason",
+    "unmapped_disposition",
+    "value_mismatch",
+    "unknown_customer",
+    "exchange_unavailable",
+)
+# The demo's deliberate gaps (returns_hub/demo's tables leave them out on purpose).
+UNKNOWN_PRODUCT = ("HF-TEE-ORG-GRN-M", "", "Organic Cotton Tee - Green - M")
+UNMAPPED_REASON = "arrived_too_late"
+UNMAPPED_DISPOSITION = "repair"
+# Published items Khaos has none of (Available 0 at site 1 in the demo's stock status).
+UNAVAILABLE = ("HF-TEE-ORG-BLK-M", "Organic Cotton Tee - Black - M")
+# A partial refund or a goodwill top-up: beyond any money tolerance.
+REFUND_DIFFERENCES = (Decimal("-5.00"), Decimal("-2.00"), Decimal("10.00"))
+
+
+@dataclass
+class SimExchange:
+    """The item sent instead of a returned unit, at the same price (an even exchange)."""
+
+    id: str
+    sku: str
+    title: str
+
 
 @dataclass
 class SimUnit:
@@ -54,10 +88,17 @@ class SimUnit:
     disposition: str = ""
     # Decided through the platform's API (Happy Returns' approve): refunded or not.
     approved: bool | None = None
+    exchange: SimExchange | None = None  # exchanged, not refunded
+    refund_difference: Decimal = Decimal("0.00")  # refunded beyond (or short of) its value
 
     @property
     def credit(self) -> Decimal:
         return self.price - self.discount + self.tax
+
+    @property
+    def refund(self) -> Decimal:
+        """What the platform pays back for this unit: nothing for an exchanged one."""
+        return Decimal("0.00") if self.exchange else self.credit + self.refund_difference
 
 
 @dataclass
@@ -73,6 +114,7 @@ class SimReturn:
     updated: datetime = field(default_factory=lambda: datetime.now(UTC))
     # Taken out of the story by a call to the platform's API (processed, flagged, approved).
     held: bool = False
+    problem: str = ""  # one of PROBLEMS, or "" for a clean return
 
     @property
     def stage(self) -> str:
@@ -81,6 +123,14 @@ class SimReturn:
     @property
     def credit(self) -> Decimal:
         return sum((u.credit for u in self.units), Decimal("0.00"))
+
+    @property
+    def refund(self) -> Decimal:
+        return sum((u.refund for u in self.units), Decimal("0.00"))
+
+    @property
+    def exchanges(self) -> list[tuple[SimUnit, SimExchange]]:
+        return [(u, u.exchange) for u in self.units if u.exchange]
 
 
 @dataclass
@@ -93,6 +143,9 @@ class Knobs:
     seed: int = 11
     rate_limit_per_minute: int = 0
     fail_next: list[int] = field(default_factory=list)
+    # Share of new returns with a problem (0 to 1); None: the connection's, as
+    # connectors.simulators decides (the demo's configured mix), else none.
+    problem_rate: float | None = None
 
 
 @dataclass
@@ -110,6 +163,8 @@ class Dialect:
 
     platform = ""
     api_key_header = "Authorization"
+    # The problems this platform's payloads can carry (see PROBLEMS).
+    problems: tuple[str, ...] = ("unknown_sku", "unmapped_disposition", "unknown_customer")
     # How a simulated ending shows in the hub (None: the platform does not report it).
     endings: dict[str, str | None] = {"cancelled": "cancelled", "expired": "expired"}
 
@@ -160,10 +215,12 @@ class PlatformSimulator:
         self.base_url = ""
         self.calls_at: deque[float] = deque()  # API calls in the last minute
         self.followers: list[threading.Thread] = []  # follow-up webhooks being sent
+        self.problems_made = 0  # problems are taken in turn, so each kind comes up
 
     # --- the story ---------------------------------------------------------------
 
-    def new_return(self) -> SimReturn:
+    def new_return(self, problem: str | None = None) -> SimReturn:
+        """A new return; ``problem`` (one of PROBLEMS, "" for none) or as the mix decides."""
         self.counter += 1
         n = self.counter
         email, name = self.catalogue.emails[n % len(self.catalogue.emails)]
@@ -192,8 +249,36 @@ class PlatformSimulator:
             now,
             updated=now,
         )
+        problem = self.next_problem() if problem is None else problem
+        if problem:
+            self.give_problem(ret, problem)
         self.returns[ret.id] = ret
         return ret
+
+    def next_problem(self) -> str:
+        """The mix's choice for a new return: "" (clean), or the platform's next problem."""
+        rate = self.knobs.problem_rate or 0.0
+        if not rate or not self.dialect.problems or self.random.random() >= rate:
+            return ""
+        self.problems_made += 1
+        return self.dialect.problems[(self.problems_made - 1) % len(self.dialect.problems)]
+
+    def give_problem(self, ret: SimReturn, problem: str) -> None:
+        """Spoil one thing about ``ret``, as a real shop's data sometimes is."""
+        unit = ret.units[0]
+        ret.problem = problem
+        if problem == "unknown_sku":
+            unit.sku, unit.barcode, unit.title = UNKNOWN_PRODUCT
+        elif problem == "unmapped_reason":
+            unit.reason = UNMAPPED_REASON
+        elif problem == "value_mismatch":
+            unit.refund_difference = self.random.choice(REFUND_DIFFERENCES)
+        elif problem == "unknown_customer":
+            ret.email, ret.name = f"first.order{self.counter}@example.org", "Robin Newcombe"
+        elif problem == "exchange_unavailable":
+            unit.exchange = SimExchange(f"X{unit.id}", *UNAVAILABLE)
+        elif problem != "unmapped_disposition":  # that one is given at grading (advance)
+            raise ValueError(f"unknown problem {problem!r} (one of {', '.join(PROBLEMS)})")
 
     def advance(self, ret: SimReturn) -> str | None:
         """Move a return one step on (or end it); the stage reached, or None if done."""
@@ -204,10 +289,16 @@ class PlatformSimulator:
         else:
             ret.step += 1
             if STEPS[ret.step] == "graded":
-                for unit in ret.units:
-                    unit.disposition = self.random.choice(self.catalogue.dispositions)
+                self.grade(ret)
         ret.updated = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=self.counter)
         return ret.stage
+
+    def grade(self, ret: SimReturn) -> None:
+        """The platform's grades, one mapped grade a unit (a problem's first unit: unmapped)."""
+        for unit in ret.units:
+            unit.disposition = self.random.choice(self.catalogue.dispositions)
+        if ret.problem == "unmapped_disposition":
+            ret.units[0].disposition = UNMAPPED_DISPOSITION
 
     def tick(self, new: int = 1) -> int:
         """New returns open, open ones move on; each change is sent as a webhook."""

@@ -43,7 +43,7 @@ def items(ret: SimReturn) -> list[dict]:
             "price": money(u.price),
             "discount": money(u.discount),
             "tax": money(u.tax),
-            "refundAmount": money(u.credit) if _paid(ret, u) else None,
+            "refundAmount": money(u.refund) if _paid(ret, u) else None,
             "refundedAt": ret.updated.isoformat() if _paid(ret, u) else None,
         }
         for u in ret.units
@@ -66,6 +66,7 @@ def pallet(ret: SimReturn) -> dict:
 class HappyReturnsDialect(Dialect):
     platform = "happy-returns"
     api_key_header = "X-Hr-Apikey"
+    problems = ("unknown_sku", "unmapped_disposition", "value_mismatch", "unknown_customer")
 
     def __init__(self) -> None:
         self.writes: list[tuple[str, str, dict]] = []  # every approve call received

@@ -24,7 +24,8 @@ LISTED_WITHOUT_STATE = frozenset({"open", "closed", "expired"})
 
 def render(ret: SimReturn) -> dict:
     graded = ret.stage in ("graded", "refunded")
-    refunded = ret.stage == "refunded"
+    # An exchanged unit is not refunded: a return of exchanges alone has no refund.
+    refunded = ret.stage == "refunded" and ret.refund > 0
     state = {"refunded": "closed", "cancelled": "cancelled", "expired": "expired"}.get(
         ret.stage, "open"
     )
@@ -48,13 +49,13 @@ def render(ret: SimReturn) -> dict:
             "country_code": "GB",
         },
         "currency": "GBP",
-        "refund": money(ret.credit),
+        "refund": money(ret.refund),
         "gift_card": "0.00",
         "handling_fee": "0.00",
         "refunds": [
             {
                 "gateway": "sim",
-                "amount": money(ret.credit),
+                "amount": money(ret.refund),
                 "currency": "GBP",
                 "provider_refund_id": f"R{ret.id}",
             }
@@ -81,20 +82,41 @@ def render(ret: SimReturn) -> dict:
                 "discount": money(u.discount),
                 "tax": money(u.tax),
                 "return_reason": u.reason,
-                "outcome": "refund",
+                "outcome": "exchange" if u.exchange else "refund",
                 "condition_category": "grade_a" if graded else None,
                 "disposition": u.disposition if graded else None,
                 "graded_at": ret.updated.isoformat() if graded else None,
             }
             for u in ret.units
         ],
-        "exchanges": [],
+        "exchanges": [
+            {
+                "exchange_id": x.id,
+                "sku": x.sku,
+                "title": x.title,
+                "price": money(u.price),
+                "discount": money(u.discount),
+                "tax": money(u.tax),
+                "total": money(u.credit),
+                "out_of_stock": False,  # as the shop sees it; Khaos decides
+                "exchange_order_name": None,
+            }
+            for u, x in ret.exchanges
+        ],
     }
 
 
 class LoopDialect(Dialect):
     platform = "loop"
     api_key_header = "X-Authorization"
+    # Reasons are not mapped for Loop (its grade gives the Khaos reason).
+    problems = (
+        "unknown_sku",
+        "unmapped_disposition",
+        "value_mismatch",
+        "unknown_customer",
+        "exchange_unavailable",
+    )
 
     def __init__(self) -> None:
         self.writes: list[tuple[str, str, dict]] = []  # every return action received

@@ -82,6 +82,8 @@ def render(ret: SimReturn, zone: ZoneInfo = LONDON) -> dict:
 
 class ReboundDialect(Dialect):
     platform = "rebound"
+    # ReBound reports no refund and no exchange: neither can differ.
+    problems = ("unknown_sku", "unmapped_disposition", "unknown_customer")
     endings = {"cancelled": None, "expired": None}
     zone = LONDON
 

@@ -58,7 +58,7 @@ def render(ret: SimReturn) -> dict:
         "refund": {
             "id": f"rfd_{ret.id}",
             "status": "paid" if paid else "pending",
-            "amount": money(ret.credit),
+            "amount": money(ret.refund),
             "currency": "GBP",
             "provider_reference": f"FPS-{ret.id}" if paid else None,
         },
@@ -67,6 +67,8 @@ def render(ret: SimReturn) -> dict:
 
 class ReveniDialect(Dialect):
     platform = "reveni"
+    # Reveni posts at refund with the reason's mapping; its grade comes later and changes nothing.
+    problems = ("unknown_sku", "unmapped_reason", "value_mismatch", "unknown_customer")
     endings = {"cancelled": "cancelled", "expired": "cancelled"}
 
     def webhook(self, ret, stage):

@@ -36,7 +36,7 @@ def render(ret: SimReturn) -> dict:
         "order_number": f"#{ret.order}",
         "status": STATUS[ret.stage],
         "shipping_status": SHIPPING.get(STATUS[ret.stage], "Delivered"),
-        "return_type": "Refund",
+        "return_type": "Exchange" if ret.exchanges else "Refund",
         "created_at": ret.created.isoformat(),
         "updated_at": ret.updated.isoformat(),
         "status_history": [{"status": s, "at": ret.updated.isoformat()} for s in reached],
@@ -67,10 +67,23 @@ def render(ret: SimReturn) -> dict:
             }
             for u in ret.units
         ],
-        "exchange_items": [],
+        "exchange_items": [
+            {
+                "replaces_line_id": u.id,
+                "sku": x.sku,
+                "title": x.title,
+                "quantity": 1,
+                "unit_price_minor": minor(u.price),
+                "unit_tax_minor": minor(u.tax),
+                "in_stock": True,  # as the shop sees it; Khaos decides
+            }
+            for u, x in ret.exchanges
+        ],
         "refund": {
-            "status": "refunded" if ret.stage == "refunded" else "pending",
-            "amount_minor": minor(ret.credit),
+            "status": "not_applicable"
+            if ret.refund == 0
+            else ("refunded" if ret.stage == "refunded" else "pending"),
+            "amount_minor": minor(ret.refund),
             "reference": f"SWR-{ret.id}",
         },
         "credit": None,
@@ -79,6 +92,13 @@ def render(ret: SimReturn) -> dict:
 
 class SwapDialect(Dialect):
     platform = "swap"
+    problems = (
+        "unknown_sku",
+        "unmapped_disposition",
+        "value_mismatch",
+        "unknown_customer",
+        "exchange_unavailable",
+    )
     endings = {"cancelled": "cancelled", "expired": "cancelled"}
     api_key_header = "X-Api-Key"
 

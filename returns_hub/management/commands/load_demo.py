@@ -1,4 +1,5 @@
-"""The demo workspace: product master, mapping tables, users, connections, channel."""
+"""The demo workspace: product master, mapping tables, users, connections, channel; with
+``--scenarios`` (as `make run` starts), the story each team finds waiting."""
 
 import json
 import os
@@ -15,9 +16,10 @@ from returns_hub.choices import Team
 from returns_hub.models import PlatformConnection
 from returns_hub.resources import MAPPING_FILES
 from returns_hub.services.generate import generate
-from returns_hub.services.products import apply_stock_upload
+from returns_hub.services.products import apply_stock_status, apply_stock_upload
 
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
+CREDIT_NOTES = DEMO_DIR / "credit_note_export.csv"
 DEMO_RETURNS = 40
 # Each platform's simulator listens on its own local port, from 8101 (see the README).
 SIMULATOR_PORTS = 8101
@@ -25,6 +27,14 @@ SIMULATOR_PORTS = 8101
 
 class Command(BaseCommand):
     help = "Load the demo workspace once (safe to run again: it creates only what is missing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--scenarios",
+            action="store_true",
+            help="also play the shared fixtures' scenarios through the hub, so each team "
+            "has work waiting (once: a second run adds nothing)",
+        )
 
     def handle(self, *args, **opts):
         password = os.environ.get("DEMO_PASSWORD", "returns-demo")
@@ -34,8 +44,54 @@ class Command(BaseCommand):
             self._products()
             self._mappings()
             self._users(password)
+            if opts["scenarios"]:
+                # Before the generated returns: the story's first posting is the oldest.
+                self._scenarios()
             self._returns()
         self.stdout.write(self.style.SUCCESS("Demo workspace ready."))
+        if opts["scenarios"]:
+            self.stdout.write(
+                f"Finance: Khaos's credit note export is at {CREDIT_NOTES}; import it at "
+                "/finance/credit-notes/upload/."
+            )
+
+    def _scenarios(self):
+        """The story: the fixtures' returns and the situations they do not raise."""
+        from connectors.base import demo
+
+        apply_stock_status(json.loads((DEMO_DIR / "stock_status_upload.json").read_text()))
+        connections = {
+            c.platform: c for c in PlatformConnection.objects.filter(slug__startswith="demo-")
+        }
+        story = demo.tell(connections, connections["loop"].khaos_channel, self._pilot(connections))
+        self.stdout.write(
+            f"Scenarios: {story.new} deliveries processed through the hub, {story.seen} seen before"
+        )
+        for note in story.notes:
+            self.stdout.write(f"  {note}")
+
+    def _pilot(self, connections) -> PlatformConnection:
+        """A ReBound store being onboarded: no Khaos channel yet, and an API key ReBound
+        refuses (its polls go to the demo's ReBound, which knows another key)."""
+        from connectors.base.demo import PILOT_SLUG
+
+        if not PlatformConnection.objects.filter(slug=PILOT_SLUG).exists():
+            call_command(
+                "set_connection",
+                "rebound",
+                PILOT_SLUG,
+                webhook_secret="pilot-rebound-webhook-secret",
+                api_key="pilot-rebound-api-key",
+                base_url=connections["rebound"].base_url,
+                poll_minutes=5,
+                stdout=self.stdout,
+            )
+            pilot = PlatformConnection.objects.get(slug=PILOT_SLUG)
+            # Not linked to the channel yet, as the data team would leave it in the admin
+            # (set_connection links a new connection to the only channel there is).
+            pilot.khaos_channel = None
+            pilot.save()
+        return PlatformConnection.objects.get(slug=PILOT_SLUG)
 
     def _channel(self):
         call_command(

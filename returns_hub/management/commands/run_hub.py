@@ -89,7 +89,7 @@ class Command(BaseCommand):
     def prepare(self, opts) -> None:
         call_command("migrate", interactive=False, verbosity=1, stdout=self.stdout)
         if not opts["no_demo"]:
-            call_command("load_demo", stdout=self.stdout)
+            call_command("load_demo", scenarios=True, stdout=self.stdout)
         from returns_hub import schedules
 
         names = schedules.register_all()
