@@ -230,3 +230,27 @@ def retry_exception(case: ExceptionCase, *, user) -> ExceptionCase:
     engine.evaluate(ret, by=_user(user))
     case.refresh_from_db()
     return case
+
+
+@transaction.atomic
+def assign_exception(case: ExceptionCase, *, user, assignee) -> ExceptionCase:
+    """Say who works on an open case (``assignee`` None: nobody). Only an open case is
+    assigned: a closed one has nobody left to work on it."""
+    case, ret = _locked_case(case)
+    if assignee is not None and not (
+        assignee.is_superuser or assignee.groups.filter(name=case.owner).exists()
+    ):
+        raise ActionError(f"{assignee} is not in the {case.owner} team, which owns this case")
+    if case.assignee_id == (assignee.pk if assignee is not None else None):
+        return case  # already so: nothing changes, nothing is recorded
+    ExceptionCase.objects.filter(pk=case.pk).update(assignee=assignee, updated_at=timezone.now())
+    if ret is not None:
+        text = f"assigned to {assignee}" if assignee is not None else "unassigned"
+        timeline.record(
+            ret,
+            "exception_assigned",
+            f"{case.get_kind_display()}: {text} by {user}",
+            by=_user(user),
+        )
+    case.refresh_from_db()
+    return case
