@@ -32,7 +32,7 @@ test: install browser
 ## Each reports beside its goal; all run, and the status is non-zero if any missed.
 BENCH_ENV := HUB_DB_NAME=returns_hub_bench
 BENCH_RETURNS ?= 1000000
-BENCHMARKS := khaos_page ingest memory soak credit_notes reconciliation
+BENCHMARKS := khaos_page ingest memory soak credit_notes reconciliation screens
 bench: install
 	$(BENCH_ENV) $(BIN)/python manage.py migrate -v0
 	$(BENCH_ENV) $(BIN)/python manage.py load_demo >/dev/null

@@ -55,7 +55,21 @@ class SkuMapping(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["platform", "platform_sku"], name="sku_mapping_once"),
         ]
-        indexes = [models.Index(fields=["stock_code"], name="sku_mapping_code")]
+        # The screen's search matches by prefix (LIKE 'text%'); the database's collation
+        # is not C, so only a pattern_ops index answers it (measured: benchmarks/screens.py).
+        indexes = [
+            models.Index(fields=["stock_code"], name="sku_mapping_code"),
+            models.Index(
+                fields=["platform_sku"],
+                opclasses=["varchar_pattern_ops"],
+                name="sku_mapping_sku_prefix",
+            ),
+            models.Index(
+                fields=["stock_code"],
+                opclasses=["varchar_pattern_ops"],
+                name="sku_mapping_code_prefix",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.platform}: {self.platform_sku} → {self.stock_code}"
@@ -71,6 +85,13 @@ class ReasonMapping(models.Model):
         ordering = ["platform", "reason"]
         constraints = [
             models.UniqueConstraint(fields=["platform", "reason"], name="reason_mapping_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["reason"],
+                opclasses=["varchar_pattern_ops"],
+                name="reason_mapping_reason_prefix",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -92,6 +113,13 @@ class DispositionMapping(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["platform", "disposition"], name="disposition_mapping_once"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["disposition"],
+                opclasses=["varchar_pattern_ops"],
+                name="disposition_mapping_prefix",
             ),
         ]
 
@@ -154,6 +182,19 @@ class CustomerMapping(models.Model):
         ordering = ["email"]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="customer_mapping_email_ci"),
+        ]
+        # The screen's search by the start of an email or a URN (LIKE 'text%').
+        indexes = [
+            models.Index(
+                fields=["email"],
+                opclasses=["varchar_pattern_ops"],
+                name="customer_mapping_email_prefix",
+            ),
+            models.Index(
+                fields=["urn"],
+                opclasses=["varchar_pattern_ops"],
+                name="customer_mapping_urn_prefix",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -98,6 +98,8 @@ class Return(models.Model):
                 include=["connection", "refunded_amount", "store_credit_amount", "exchange_amount"],
                 name="return_settlement",
             ),
+            # The warehouse scan box finds a return by its label's barcode.
+            models.Index(fields=["label_tracking"], name="return_label_tracking"),
         ]
 
     def __str__(self) -> str:
