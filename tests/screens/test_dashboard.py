@@ -118,7 +118,7 @@ def test_every_figure_links_to_the_list_behind_it(client, role_users):
     assert "/api/v1/postings/?state=held" in html
     assert "/api/v1/inbox/?status=failed" in html
     assert "/api/v1/returns/?created_after=" in html
-    held = dict((state, count) for state, _, count, _ in response.context["postings"])
+    held = {state: count for state, _, count, _, _ in response.context["postings"]}
     assert held["held"] == 1
 
 
@@ -140,3 +140,20 @@ def test_closed_exceptions_do_not_count(client, role_users):
     factories.ExceptionCaseFactory(status=ExceptionStatus.RESOLVED)
     response = client.get("/")
     assert response.context["open_total"] == 0
+
+
+def test_a_crowded_posting_state_shows_a_bounded_count(client, role_users, monkeypatch):
+    """Counting stops at the cap: the dashboard's cost does not grow with confirmed postings."""
+    from returns_hub.screens.dashboard import health
+
+    monkeypatch.setattr(health, "POSTING_COUNT_CAP", 2)
+    for _ in range(3):
+        factories.PostingFactory(state=PostingState.CONFIRMED)
+    factories.PostingFactory(state=PostingState.HELD)
+    counts = {state: (count, capped) for state, _, count, capped in health.postings_by_state()}
+    assert counts[PostingState.CONFIRMED] == (2, True)
+    assert counts[PostingState.HELD] == (1, False)
+    assert counts[PostingState.READY] == (0, False)
+    client.force_login(role_users["data"])
+    page = client.get("/").content.decode()
+    assert '<span class="figure">2+</span> Confirmed' in page

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.db import connection as db
 from django.db.models import Count, Min, OuterRef, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -103,12 +104,30 @@ def inbox_backlog() -> dict[str, int]:
     return {status: counts.get(status, 0) for status in BACKLOG_STATUSES}
 
 
-def postings_by_state() -> list[tuple[str, str, int]]:
-    """(state, label, count) for every posting state (one query)."""
-    counts = dict(
-        Posting.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n")
-    )
-    return [(state, label, counts.get(state, 0)) for state, label in PostingState.choices]
+# Counting every confirmed posting would read a million rows on each visit: above this a
+# state shows "10,000+". Each state then costs at most CAP rows of its (state, -id) index.
+POSTING_COUNT_CAP = 10_000
+
+
+def postings_by_state() -> list[tuple[str, str, int, bool]]:
+    """(state, label, count, capped) for every posting state, in one query whose cost is
+    bounded whatever the table's size; ``capped``: there are more than the count."""
+    states = [state for state, _ in PostingState.choices]
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT s.state, (SELECT count(*) FROM (
+                SELECT 1 FROM {Posting._meta.db_table} p WHERE p.state = s.state LIMIT %s
+            ) AS up_to_cap)
+            FROM unnest(%s::text[]) AS s(state)
+            """,
+            [POSTING_COUNT_CAP + 1, states],
+        )
+        counts = dict(cursor.fetchall())
+    return [
+        (state, label, min(counts[state], POSTING_COUNT_CAP), counts[state] > POSTING_COUNT_CAP)
+        for state, label in PostingState.choices
+    ]
 
 
 @dataclass

@@ -26,8 +26,8 @@ def home(request):
         for status, count in health.inbox_backlog().items()
     ]
     postings = [
-        (state, label, count, links.postings(state))
-        for state, label, count in health.postings_by_state()
+        (state, label, count, capped, links.postings(state))
+        for state, label, count, capped in health.postings_by_state()
     ]
     owners = health.open_exceptions()
     for owner in owners:

@@ -65,10 +65,12 @@ def find(code: str) -> ScanResult:
     result = ScanResult(code)
     if not code:
         return result
+    # A UNION of the two searches, not an OR across them: each side then uses its own
+    # indexes (an OR with the units' subquery read every return).
+    named = Return.objects.filter(_return_matches(code)).values("pk")
+    matching = named.union(_units_with(code).values("return_ref_id"), all=True)
     found = list(
-        Return.objects.filter(
-            _return_matches(code) | Q(pk__in=_units_with(code).values("return_ref_id"))
-        )
+        Return.objects.filter(pk__in=matching)
         .select_related("connection")
         .order_by("-pk")[: MAX_RESULTS + 1]
     )
