@@ -1,7 +1,13 @@
 """Which form fixes an exception: the mapping row to add (pre-filled) or to correct.
 
-One answer for the admin's link and the API's ``fix_url``. Django's admin takes a
-form's initial values from the add page's query string.
+One answer for every screen, the admin's link and the API's ``fix_url``. The links open
+the team screens: the mapping screens take a form's initial values from the add page's
+query string (as the admin does), and a customer's row is completed on the CX page of
+the return it holds, which checks the address is one Khaos takes.
+
+Two kinds look a row up (the customer's row to complete, a non-return outcome's
+disposition row to correct); ``fix_links`` does so for a whole list at once, so a page
+costs the same queries whatever its cases.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ from returns_hub.choices import NON_RETURN_OUTCOMES, ExceptionKind, StockAction
 from returns_hub.models import CustomerMapping, DispositionMapping, ExceptionCase
 from returns_hub.models.mappings import normalise_email
 from returns_hub.services.khaos_documents import clean_text
+
+FixLink = tuple[str, str]
+SKU_KINDS = (ExceptionKind.UNKNOWN_SKU, ExceptionKind.INACTIVE_SKU)
+CUSTOMER_KINDS = (ExceptionKind.UNKNOWN_CUSTOMER, ExceptionKind.INCOMPLETE_ADDRESS)
 
 
 def _platform(case: ExceptionCase) -> str:
@@ -30,42 +40,94 @@ def _customer_email(case: ExceptionCase) -> str:
     email = (case.details or {}).get("email") or ""
     if not email and case.return_ref_id is not None:
         email = case.return_ref.customer_email
-    return email
+    return normalise_email(email)
 
 
-def _add_url(model_name: str, initial: dict[str, str]) -> str:
-    url = reverse(f"admin:returns_hub_{model_name}_add")
+def _with_query(url: str, initial: dict[str, str]) -> str:
     filled = {name: value for name, value in initial.items() if value}
     return f"{url}?{urlencode(filled)}" if filled else url
 
 
-def fix_link(case: ExceptionCase) -> tuple[str, str] | None:
-    """(label, url) of the add form that fixes ``case``, or None if no row fixes it."""
+def _add_url(table: str, initial: dict[str, str]) -> str:
+    """The mapping screen's add form for ``table`` (its URL slug), pre-filled."""
+    return _with_query(reverse("mappings:add", args=[table]), initial)
+
+
+def _edit_url(table: str, pk: int, initial: dict[str, str] | None = None) -> str:
+    return _with_query(reverse("mappings:edit", args=[table, pk]), initial or {})
+
+
+def _corrected_disposition(case: ExceptionCase) -> tuple[str, str] | None:
+    """(platform, code) of a non-return outcome's disposition: a row may exist, held
+    because it restocks, and is then corrected rather than added."""
+    code = (case.details or {}).get("disposition", "")
+    if case.kind != ExceptionKind.UNMAPPED_DISPOSITION or code not in NON_RETURN_OUTCOMES:
+        return None
+    return _platform(case), code
+
+
+def _completed_email(case: ExceptionCase) -> str:
+    """The email whose row an incomplete address completes (a known customer missing an
+    address needs their row completed, not a second row), or ""."""
+    return _customer_email(case) if case.kind == ExceptionKind.INCOMPLETE_ADDRESS else ""
+
+
+def fix_links(cases: list[ExceptionCase]) -> dict[int, FixLink | None]:
+    """Each case's (label, url) of the form that fixes it, or None if no row fixes it;
+    at most two queries whatever the cases.
+
+    The cases need their return and its connection, and their connection, loaded.
+    """
+    emails = {_completed_email(case) for case in cases} - {""}
+    customer_rows = (
+        dict(CustomerMapping.objects.filter(email__in=emails).values_list("email", "pk"))
+        if emails
+        else {}
+    )
+    outcomes = {key for case in cases if (key := _corrected_disposition(case))}
+    disposition_rows = {}
+    if outcomes:
+        found = DispositionMapping.objects.filter(
+            platform__in={platform for platform, _ in outcomes},
+            disposition__in={code for _, code in outcomes},
+        )
+        disposition_rows = {
+            (platform, code): pk
+            for platform, code, pk in found.values_list("platform", "disposition", "pk")
+        }
+    return {case.pk: _link(case, customer_rows, disposition_rows) for case in cases}
+
+
+def fix_link(case: ExceptionCase) -> FixLink | None:
+    """(label, url) of the form that fixes ``case``, or None if no row fixes it."""
+    return fix_links([case])[case.pk]
+
+
+def _link(case: ExceptionCase, customer_rows, disposition_rows) -> FixLink | None:
     details = case.details or {}
     kind = case.kind
-    if kind in (ExceptionKind.UNKNOWN_SKU, ExceptionKind.INACTIVE_SKU):
+    if kind in SKU_KINDS:
         initial = {"platform": _platform(case), "platform_sku": details.get("sku", "")}
-        return "Add SKU mapping", _add_url("skumapping", initial)
+        return "Add SKU mapping", _add_url("skus", initial)
     if kind == ExceptionKind.UNMAPPED_REASON:
         initial = {"platform": _platform(case), "reason": details.get("reason", "")}
-        return "Add reason mapping", _add_url("reasonmapping", initial)
+        return "Add reason mapping", _add_url("reasons", initial)
     if kind == ExceptionKind.UNMAPPED_DISPOSITION:
-        code = details.get("disposition", "")
-        platform = _platform(case)
-        if code in NON_RETURN_OUTCOMES:
-            # Such a row may exist and be held because it restocks: correct it, not add one.
-            row = DispositionMapping.objects.filter(platform=platform, disposition=code)
-            row = row.only("pk").first()
-            if row is not None:
-                url = reverse("admin:returns_hub_dispositionmapping_change", args=[row.pk])
-                return "Edit disposition mapping", url
-        initial = {"platform": platform, "disposition": code}
-        if code in NON_RETURN_OUTCOMES:
-            initial["stock_action"] = StockAction.WRITE_OFF  # it may never restock
-        return "Add disposition mapping", _add_url("dispositionmapping", initial)
-    if kind in (ExceptionKind.UNKNOWN_CUSTOMER, ExceptionKind.INCOMPLETE_ADDRESS):
-        return _customer_link(case)
+        return _disposition_link(case, disposition_rows)
+    if kind in CUSTOMER_KINDS:
+        return _customer_link(case, customer_rows.get(_completed_email(case)))
     return None
+
+
+def _disposition_link(case: ExceptionCase, disposition_rows) -> FixLink:
+    outcome = _corrected_disposition(case)
+    if outcome is not None and (row := disposition_rows.get(outcome)) is not None:
+        return "Edit disposition mapping", _edit_url("dispositions", row)
+    code = (case.details or {}).get("disposition", "")
+    initial = {"platform": _platform(case), "disposition": code}
+    if outcome is not None:
+        initial["stock_action"] = StockAction.WRITE_OFF  # it may never restock
+    return "Add disposition mapping", _add_url("dispositions", initial)
 
 
 def platform_customer(ret) -> dict[str, str]:
@@ -86,21 +148,16 @@ def platform_customer(ret) -> dict[str, str]:
     return {name: value for name, value in cleaned.items() if value}
 
 
-def _customer_link(case: ExceptionCase) -> tuple[str, str]:
-    email = normalise_email(_customer_email(case))
+def _customer_link(case: ExceptionCase, row: int | None) -> FixLink:
+    label = "Edit customer mapping" if row is not None else "Add customer mapping"
+    email = _customer_email(case)
     ret = case.return_ref if case.return_ref_id is not None else None
+    if ret is not None and email and email == normalise_email(ret.customer_email):
+        # The return's CX page edits this very row, pre-filled from the row and what the
+        # platform sent, refuses an address Khaos would still refuse, and moves it on.
+        return label, reverse("cx:return", args=[ret.pk]) + "#customer-row"
     initial = platform_customer(ret)
-    # A known customer missing an address needs their row completed, not a second row:
-    # its form fills the row's empty fields from the platform's parts.
-    row = (
-        CustomerMapping.objects.filter(email=email).only("pk").first()
-        if case.kind == ExceptionKind.INCOMPLETE_ADDRESS and email
-        else None
-    )
-    if row is not None:
-        url = reverse("admin:returns_hub_customermapping_change", args=[row.pk])
-        return "Edit customer mapping", f"{url}?{urlencode(initial)}" if initial else url
+    if row is not None:  # the screen fills only the row's empty fields from these
+        return label, _edit_url("customers", row, initial)
     urn = (case.details or {}).get("urn", "")
-    return "Add customer mapping", _add_url(
-        "customermapping", {"email": email, "urn": urn, **initial}
-    )
+    return label, _add_url("customers", {"email": email, "urn": urn, **initial})

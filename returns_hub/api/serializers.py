@@ -129,7 +129,7 @@ class ExceptionSerializer(serializers.ModelSerializer):
     assignee = serializers.StringRelatedField(allow_null=True)
     resolved_by = serializers.StringRelatedField(allow_null=True)
     fix_url = serializers.SerializerMethodField(
-        help_text="The admin form that fixes this case, pre-filled; null when no mapping row does."
+        help_text="The screen form that fixes this case, pre-filled; null when no mapping row does."
     )
 
     class Meta:

@@ -1,4 +1,4 @@
-"""The exception API offers the same pre-filled fix form as the admin, as ``fix_url``."""
+"""The exception API offers the same pre-filled fix form as the screens, as ``fix_url``."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,7 +34,7 @@ def test_exception_list_carries_fix_url(api_client_for, ret):
         for row in api_client_for("data").get("/api/v1/exceptions/").json()["results"]
     }
     url = rows[inactive.pk]["fix_url"]
-    assert url.startswith("http://testserver/admin/returns_hub/skumapping/add/?")
+    assert url.startswith("http://testserver/mappings/skus/add/?")
     assert _query(url) == {"platform": "loop", "platform_sku": "HF-OLD-1"}
     assert rows[mismatch.pk]["fix_url"] is None
 
@@ -43,7 +43,7 @@ def test_return_detail_exceptions_carry_fix_url(api_client_for, ret):
     _case(ret, "unmapped_reason", {"reason": "Too big"})
     body = api_client_for("cx").get(f"/api/v1/returns/{ret.pk}/").json()
     url = body["exceptions"][0]["fix_url"]
-    assert urlsplit(url).path == "/admin/returns_hub/reasonmapping/add/"
+    assert urlsplit(url).path == "/mappings/reasons/add/"
     assert _query(url) == {"platform": "loop", "reason": "Too big"}
 
 

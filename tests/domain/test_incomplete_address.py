@@ -152,7 +152,8 @@ def test_neither_holds_the_return_and_the_prefilled_row_form_moves_it_on(
     with pytest.raises(actions.ActionError, match="still there"):
         actions.resolve_exception(case, user=role_users["cx"], note="done")
 
-    # The fix: the customer row's add form, with what the platform did send.
+    # The fix: the customer row's form on the return's CX page, with what the platform
+    # did send (the same link on the admin's page of the case).
     cx = role_users["cx"]
     cx.is_staff = True  # the demo's team users use the admin
     cx.save()
@@ -160,31 +161,16 @@ def test_neither_holds_the_return_and_the_prefilled_row_form_moves_it_on(
     page = client.get(reverse("admin:returns_hub_exceptioncase_change", args=[case.pk]))
     found = re.search(r'<a href="([^"]+)">Add customer mapping</a>', page.content.decode())
     url = html.unescape(found.group(1))
-    assert _split(url) == (
-        reverse("admin:returns_hub_customermapping_add"),
-        {
-            "email": EMAIL,
-            "urn": "WEBGUEST",
-            "line1": "4 Kiln Row",
-            "postcode": "YO21 3AA",
-            "country": "GB",
-        },
-    )
-    form = client.get(url).context["adminform"].form
-    initial = {name: form[name].value() for name in ("email", "urn", "line1", "town", "country")}
-    assert initial == {
-        "email": EMAIL,
-        "urn": "WEBGUEST",
-        "line1": "4 Kiln Row",
-        "town": None,
-        "country": "GB",
-    }
+    assert url == reverse("cx:return", args=[ret.pk]) + "#customer-row"
+    form = client.get(url).context["form"]
+    initial = {name: form[name].value() for name in ("urn", "line1", "town", "country")}
+    assert initial == {"urn": "WEBGUEST", "line1": "4 Kiln Row", "town": "", "country": "GB"}
+    assert form.instance.email == EMAIL
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            reverse("admin:returns_hub_customermapping_add"),
+            reverse("cx:customer-row", args=[ret.pk]),
             {
-                "email": EMAIL,
                 "urn": "WEBGUEST",
                 "name": "Nora Quinn",
                 "line1": "4 Kiln Row",
@@ -193,7 +179,7 @@ def test_neither_holds_the_return_and_the_prefilled_row_form_moves_it_on(
                 "country": "GB",
             },
         )
-    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert response.status_code == 302, response.context["form"].errors
 
     posting.refresh_from_db()
     case.refresh_from_db()
@@ -219,22 +205,19 @@ def test_a_known_customer_without_an_address_gets_their_row_to_complete(
     response = client.get("/api/v1/exceptions/", {"kind": "incomplete_address"})
     (listed,) = response.json()["results"]
     path, query = _split(listed["fix_url"])
-    assert (path, query) == (
-        reverse("admin:returns_hub_customermapping_change", args=[row.pk]),
-        {"name": "Nora Quinn", "town": "Whitby"},
-    )
-    form = client.get(listed["fix_url"]).context["adminform"].form
+    assert (path, query) == (reverse("cx:return", args=[ret.pk]), {})
+    form = client.get(listed["fix_url"]).context["form"]
     assert (form["urn"].value(), form["name"].value(), form["town"].value()) == (
         "WEB500",
         "Nora Quinn",
         "Whitby",
     )
+    assert form.instance == row
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            path,
+            reverse("cx:customer-row", args=[ret.pk]),
             {
-                "email": EMAIL,
                 "urn": "WEB500",
                 "name": "Nora Quinn",
                 "line1": "4 Kiln Row",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -157,3 +158,31 @@ def test_a_crowded_posting_state_shows_a_bounded_count(client, role_users, monke
     client.force_login(role_users["data"])
     page = client.get("/").content.decode()
     assert '<span class="figure">2+</span> Confirmed' in page
+
+
+def test_the_open_exceptions_link_shows_every_teams_cases_it_counted(client, role_users):
+    client.force_login(role_users["finance"])
+    ret = factories.ReturnFactory()
+    counted = {
+        factories.ExceptionCaseFactory(return_ref=ret, kind=kind, owner=owner).pk
+        for kind, owner in [("unknown_sku", "data"), ("value_mismatch", "finance")]
+    }
+    response = client.get("/")
+    url = response.context["exceptions_url"]
+    assert "owner=all" in url and "status=open" in url
+    assert response.context["open_total"] == len(counted)
+    queue = client.get(url).content.decode()
+    # Not only finance's own case, which the queue would open on without an owner.
+    assert {int(pk) for pk in re.findall(r'data-case="(\d+)"', queue)} == counted
+
+
+@pytest.mark.parametrize("role", ["finance", "warehouse", "cx", "data", "admin"])
+def test_every_team_that_may_view_a_mapping_table_sees_the_mappings_link(client, role_users, role):
+    client.force_login(role_users[role])
+    assert '<a href="/mappings/"' in client.get("/").content.decode()
+    assert client.get("/mappings/").status_code == 200
+
+
+def test_someone_in_no_team_sees_no_mappings_link(client, role_users):
+    client.force_login(role_users["nobody"])
+    assert '<a href="/mappings/"' not in client.get("/").content.decode()

@@ -16,7 +16,6 @@ from connectors.loop.parser import parse_return
 from returns_hub import fixes
 from returns_hub.choices import EXCEPTION_OWNERS, ExceptionKind, ExceptionStatus, PostingState
 from returns_hub.models import CustomerMapping, DispositionMapping, ExceptionCase, Return
-from returns_hub.screens.exceptions.links import fix_links
 from returns_hub.services import actions, ingest
 from returns_hub.services.actions import ActionError
 from tests import factories
@@ -382,7 +381,7 @@ def test_the_pages_fix_links_are_fix_links(kind):
             pk__in=[c.pk for c in cases]
         )
     )
-    assert fix_links(cases) == {case.pk: fixes.fix_link(case) for case in cases}
+    assert fixes.fix_links(cases) == {case.pk: fixes.fix_link(case) for case in cases}
 
 
 # --- one case --------------------------------------------------------------------------

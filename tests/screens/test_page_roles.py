@@ -33,10 +33,13 @@ SCREEN_URLCONFS = ("returns_hub.screens.urls", "reconciliation.urls")
 @dataclass(frozen=True)
 class Page:
     kwargs: dict
-    allowed: frozenset | None  # None: the page's owner has not filled in its row yet
+    allowed: frozenset
     post_only: bool = False
     query: str = ""
 
+
+# Acting on a case needs its team: the sample case (an unknown SKU) is the data team's.
+CASE_OWNER = DATA
 
 # Sample arguments: "<return>", "<unit>", "<case>", "<connection>", "<channel>" are
 # replaced by the sample rows made below; other values are used as they are.
@@ -63,12 +66,13 @@ PAGES: dict[str, Page] = {
     "exceptions:index": Page({}, EVERY_TEAM),
     "exceptions:case": Page({"pk": "<case>"}, EVERY_TEAM),
     "exceptions:bulk": Page({}, EVERY_TEAM, post_only=True),
-    "exceptions:assign": Page({"pk": "<case>"}, EVERY_TEAM, post_only=True),
-    "exceptions:unassign": Page({"pk": "<case>"}, EVERY_TEAM, post_only=True),
-    "exceptions:resolve": Page({"pk": "<case>"}, EVERY_TEAM, post_only=True),
-    "exceptions:ignore": Page({"pk": "<case>"}, EVERY_TEAM, post_only=True),
-    "exceptions:retry": Page({"pk": "<case>"}, EVERY_TEAM, post_only=True),
-    "exceptions:approve-value": Page({"pk": "<case>"}, FINANCE, post_only=True),
+    "exceptions:assign": Page({"pk": "<case>"}, CASE_OWNER, post_only=True),
+    "exceptions:unassign": Page({"pk": "<case>"}, CASE_OWNER, post_only=True),
+    "exceptions:resolve": Page({"pk": "<case>"}, CASE_OWNER, post_only=True),
+    "exceptions:ignore": Page({"pk": "<case>"}, CASE_OWNER, post_only=True),
+    "exceptions:retry": Page({"pk": "<case>"}, CASE_OWNER, post_only=True),
+    # Approving needs approve_value (finance) and owning the case: the sample is data's.
+    "exceptions:approve-value": Page({"pk": "<case>"}, frozenset({"admin"}), post_only=True),
     # mappings (the SKU table as the sample: finance and data read it, data edits it)
     "mappings:index": Page({}, EVERY_TEAM),
     "mappings:list": Page({"table": "skus"}, SKU_VIEWERS),
@@ -179,14 +183,14 @@ CASES = [(name, role) for name in sorted(PAGES) for role in ROLES]
 @pytest.mark.parametrize(("name", "role"), CASES)
 def test_each_page_answers_each_role_as_the_manifest_says(client, role_users, samples, name, role):
     page = PAGES[name]
-    if page.allowed is None:
-        pytest.skip(f"{name}: its owner has not filled in its expectations yet")
     allowed = role in page.allowed
-    if allowed and page.post_only:
-        pytest.skip("an allowed POST acts: each team's own tests cover it")
     client.force_login(role_users[role])
     status = _call(client, name, samples).status_code
-    if allowed:
+    if allowed and page.post_only:
+        # An empty POST by someone allowed gets past the permission check: it acts on the
+        # sample, or is refused for what it lacks (400, 409, 422), never 403 or 500.
+        assert status in (200, 302, 400, 404, 405, 409, 422), f"{name} as {role}: {status}"
+    elif allowed:
         assert status in (200, 302, 404), f"{name} as {role}: {status}"
     else:
         assert status == 403, f"{name} as {role}: {status}"

@@ -157,3 +157,30 @@ def test_approving_needs_the_csrf_token(role_users, ret):
     client = Client(enforce_csrf_checks=True)
     client.force_login(role_users["finance"])
     assert client.post(f"/returns/{ret.pk}/approve-value/", {"note": ""}).status_code == 403
+
+
+def _cases_that_look_rows_up(n: int):
+    """A return with ``n`` open incomplete-address and ``n`` non-return-outcome cases: the
+    kinds whose fix link reads a row (the customer's, the disposition's)."""
+    ret = factories.ReturnFactory(customer_email="ann@example.com")
+    for i in range(n):
+        factories.ExceptionCaseFactory(
+            return_ref=ret, kind="incomplete_address", details={"email": f"c{i}@example.com"}
+        )
+        factories.ExceptionCaseFactory(
+            return_ref=ret, kind="unmapped_disposition", details={"disposition": "keep_item"}
+        )
+    return ret
+
+
+def test_fix_links_that_read_rows_cost_no_query_per_case(client, role_users):
+    from django.db import connection
+
+    client.force_login(role_users["cx"])
+    small, large = _cases_that_look_rows_up(1), _cases_that_look_rows_up(30)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(f"/returns/{small.pk}/").status_code == 200
+    with CaptureQueriesContext(connection) as thirty:
+        html = client.get(f"/returns/{large.pk}/").content.decode()
+    assert html.count("Add disposition mapping") == 30
+    assert len(thirty.captured_queries) == len(one.captured_queries)

@@ -9,6 +9,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from returns_hub.screens.exceptions.filtersets import EVERY
+
 
 def _screen_or_api(screen: str, api: str, query: dict) -> str:
     try:
@@ -20,12 +22,19 @@ def _screen_or_api(screen: str, api: str, query: dict) -> str:
 
 
 def exceptions(owner: str = "", kind: str = "") -> str:
+    """The open cases the figure counted: ``owner``'s team's, or every team's. The queue
+    opens on the user's own team when given no owner, so it is told "every team"
+    (``EVERY``); the API, which knows no such value, lists every team's without one."""
+    try:
+        base, owner = reverse("exceptions:index"), owner or EVERY
+    except NoReverseMatch:
+        base = reverse("exception-list")
     query = {
         "status": "open",
         **({"owner": owner} if owner else {}),
         **({"kind": kind} if kind else {}),
     }
-    return _screen_or_api("exceptions:index", reverse("exception-list"), query)
+    return f"{base}?{urlencode(query)}"
 
 
 def connections() -> str:

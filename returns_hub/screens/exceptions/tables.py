@@ -2,7 +2,7 @@
 
 Rows come one keyset page at a time (the view pages them), so the table neither sorts nor
 paginates. Each row's fix link is worked out for the whole page beforehand
-(``links.fix_links``) and handed in, so rendering makes no query.
+(``fixes.fix_links``) and handed in, so rendering makes no query.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from returns_hub.choices import Team
+from returns_hub.fixes import FixLink
 from returns_hub.screens.exceptions.kinds import words
-from returns_hub.screens.exceptions.links import FixLink, return_url
+from returns_hub.screens.exceptions.links import return_url
 
 TEAM_LABELS = dict(Team.choices)
 BULK_FORM_ID = "bulk-actions"

@@ -15,12 +15,12 @@ from django.views.decorators.http import require_GET
 
 from returns_hub.api.permissions import owns_exception
 from returns_hub.choices import Cause, ExceptionKind, ExceptionStatus
-from returns_hub.fixes import fix_link
+from returns_hub.fixes import fix_link, fix_links
 from returns_hub.models import ExceptionCase
 from returns_hub.screens.exceptions.filtersets import ExceptionQueueFilterSet
 from returns_hub.screens.exceptions.forms import BulkActionForm
 from returns_hub.screens.exceptions.kinds import words
-from returns_hub.screens.exceptions.links import fix_links, return_url
+from returns_hub.screens.exceptions.links import return_url
 from returns_hub.screens.exceptions.tables import BULK_FORM_ID, TEAM_LABELS, ExceptionTable, age
 from returns_hub.screens.lists import keyset_page, render_list
 

@@ -15,7 +15,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from returns_hub.choices import ExceptionKind, ExceptionStatus, Team
-from returns_hub.fixes import fix_link
+from returns_hub.fixes import fix_links
 from returns_hub.models import ExceptionCase, Posting, Return, ReturnUnit, TimelineEntry
 from returns_hub.screens.returns.presenters import money, pretty_document
 from returns_hub.services import actions
@@ -65,8 +65,10 @@ def detail(request, pk: int):
         posting.pretty = pretty_document(posting.document)
     team_names = {group.name for group in user.groups.all()} if not user.is_superuser else None
     cases = list(ret.exceptions.all())
+    # Every open case's fix link at once: a fixed number of queries whatever the cases.
+    links = fix_links([case for case in cases if case.status == ExceptionStatus.OPEN])
     for case in cases:
-        case.fix = fix_link(case) if case.status == ExceptionStatus.OPEN else None
+        case.fix = links.get(case.pk)
         case.mine = team_names is None or case.owner in team_names
         case.owner_label = Team(case.owner).label if case.owner in Team.values else case.owner
     open_cases = [case for case in cases if case.status == ExceptionStatus.OPEN]
