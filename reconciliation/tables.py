@@ -9,8 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import django_tables2 as tables
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
+from django.middleware.csrf import get_token
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
@@ -18,7 +17,6 @@ from reconciliation.choices import DifferenceCause
 from returns_hub import platforms
 from returns_hub.choices import Team
 
-ACCEPT_FORM = "reconciliation/actions/accept_form.html"
 CAUSE_LABELS = dict(DifferenceCause.choices)
 TEAM_LABELS = dict(Team.choices)
 
@@ -79,14 +77,6 @@ class ReportTable(tables.Table):
         empty_text = "Nothing matches these filters."
 
 
-def _accept_form_exists() -> bool:
-    try:
-        get_template(ACCEPT_FORM)
-    except TemplateDoesNotExist:
-        return False
-    return True
-
-
 class DifferenceTable(ReportTable):
     """Rows of ``differences.rows``: one per return, posting, credit note, liability or
     ignored exception that does not tie off."""
@@ -104,15 +94,63 @@ class DifferenceTable(ReportTable):
     subject = tables.Column(verbose_name="Return / credit note", empty_values=(), accessor="key")
     detail = tables.Column(attrs={"td": {"class": "detail"}})
     accepted = tables.Column(verbose_name="Accepted", empty_values=(), accessor="key")
-    action = tables.TemplateColumn(
-        template_name=ACCEPT_FORM, verbose_name="", empty_values=(), accessor="key"
-    )
+    action = tables.Column(verbose_name="", empty_values=(), accessor="key", orderable=False)
 
     def __init__(self, data, *, show_actions: bool | None = None, **kwargs):
         exclude = list(kwargs.pop("exclude", ()))
-        if not (_accept_form_exists() if show_actions is None else show_actions):
+        if show_actions is False:
             exclude.append("action")
         super().__init__(data, exclude=exclude, **kwargs)
+
+    def _action_context(self) -> dict:
+        """What every row's accept or reopen form shares, worked out once per page: a
+        template per row cost more than the page's queries."""
+        if not hasattr(self, "_actions"):
+            request = self.request
+            self._actions = {
+                "csrf": get_token(request),
+                "next": request.get_full_path(),
+                "accept_url": reverse("finance:accept-difference"),
+                "reopen_url": reverse("finance:reopen-difference"),
+                "can_accept": request.user.has_perm("reconciliation.add_acceptance"),
+                "can_reopen": request.user.has_perm("reconciliation.delete_acceptance"),
+            }
+        return self._actions
+
+    def render_action(self, record):
+        """The row's write-off controls: Accept with a note, or Reopen once accepted ."""
+        shared = self._action_context()
+        hidden = format_html(
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<input type="hidden" name="key" value="{}">'
+            '<input type="hidden" name="next" value="{}">',
+            shared["csrf"],
+            record.key,
+            shared["next"],
+        )
+        if record.accepted:
+            if not shared["can_reopen"]:
+                return ""
+            return format_html(
+                '<form method="post" action="{}" class="inline accept-form">{}'
+                '<button type="submit" class="secondary" aria-label="Reopen {}">Reopen</button>'
+                "</form>",
+                shared["reopen_url"],
+                hidden,
+                record.key,
+            )
+        if not shared["can_accept"]:
+            return ""
+        return format_html(
+            '<form method="post" action="{}" class="inline accept-form">{}'
+            '<input type="text" name="note" required maxlength="500" placeholder="Why (required)"'
+            ' aria-label="Why {} is accepted">'
+            '<button type="submit" aria-label="Accept {}">Accept</button></form>',
+            shared["accept_url"],
+            hidden,
+            record.key,
+            record.key,
+        )
 
     def render_cause(self, value):
         return format_html('<span title="{}">{}</span>', value, CAUSE_LABELS.get(value, value))

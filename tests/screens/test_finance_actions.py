@@ -446,37 +446,6 @@ def test_next_must_stay_on_this_site(finance, db):
     assert response.status_code == 302 and "evil" not in response.url
 
 
-def test_the_accept_form_include_renders_for_a_row(rf, role_users):
-    from django.template.loader import render_to_string
-
-    request = rf.get("/finance/differences/?cause=raised_by_hand")
-    request.user = role_users["finance"]
-    html = render_to_string(
-        "reconciliation/actions/accept_form.html",
-        {"row": type("Row", (), {"key": "raised_by_hand:7"})()},
-        request=request,
-    )
-    assert reverse("finance:accept-difference") in html
-    assert 'value="raised_by_hand:7"' in html and 'name="note"' in html
-    assert "csrfmiddlewaretoken" in html
-    assert 'value="/finance/differences/?cause=raised_by_hand"' in html
-    accepted = render_to_string(
-        "reconciliation/actions/accept_form.html",
-        {"row": type("Row", (), {"key": "raised_by_hand:7", "accepted": True})()},
-        request=request,
-    )
-    assert reverse("finance:reopen-difference") in accepted
-    request.user = role_users["cx"]
-    assert "form" not in render_to_string(
-        "reconciliation/actions/accept_form.html",
-        {"row": type("Row", (), {"key": "raised_by_hand:7"})()},
-        request=request,
-    )
-
-
-# --- rules ---------------------------------------------------------------------------
-
-
 def rule_data(**fields) -> dict:
     values = {
         "sequence": "20",

@@ -13,7 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from reconciliation import charts
@@ -666,3 +668,30 @@ def test_htmx_is_served_and_loaded(finance):
 
     assert finders.find("vendor/htmx/htmx.min.js")
     assert finders.find("vendor/htmx/LICENSE")
+
+
+def test_each_difference_row_carries_its_accept_or_reopen_form(hub, client, role_users):
+    from reconciliation.models import CreditNote
+    from reconciliation.services import acceptances
+
+    note = CreditNote.objects.get(code="CN0010488")  # raised by hand: a difference
+    key = f"raised_by_hand:{note.pk}"
+    url = "/finance/differences/?period=2025-03&cause=raised_by_hand"
+    client.force_login(role_users["finance"])
+    page = client.get(url).content.decode()
+    accept = reverse("finance:accept-difference")
+    assert f'action="{accept}"' in page and f'name="key" value="{key}"' in page
+    assert 'name="note" required' in page and 'name="csrfmiddlewaretoken"' in page
+    assert f'name="next" value="{url.replace("&", "&amp;")}"' in page
+    acceptances.accept(key, by=role_users["finance"], note="Staff discount")
+    accepted = client.get(url + "&state=accepted").content.decode()
+    assert f'action="{reverse("finance:reopen-difference")}"' in accepted
+    # Someone without the permission gets no form (the page is finance's: the table alone).
+    from reconciliation.services import differences
+    from reconciliation.tables import DifferenceTable
+
+    request = RequestFactory().get(url)
+    request.user = role_users["cx"]
+    table = DifferenceTable(differences.rows(differences.Period.parse("2025-03")))
+    table.request = request
+    assert "<form" not in table.render_action(table.data.data[0])
