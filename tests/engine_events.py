@@ -128,6 +128,17 @@ HR_ID = "3f6c2a9e-8b1d-4c57-9e0a-6d2b7f41c8a5"
 REVENI = "RVN-20250304-0007"
 
 
+def loop_5002_exchange():
+    """The fixtures' Loop return 5002: a navy M jumper exchanged for the L."""
+    return opened(
+        "5002",
+        [unit("9100201", "HF-KNT-MCR-NVY-M", "49.17", "9.83", outcome="exchange")],
+        order="1002",
+        email="tomasz.nowak@example.net",
+        exchanges=[exchange("66012", "HF-KNT-MCR-NVY-L", "59.00")],
+    )
+
+
 def hr_1011():
     return opened(
         HR_ID,

@@ -12,7 +12,7 @@ from returns_hub import documents
 from returns_hub.models import KhaosProduct, KhaosUpload, Posting, StockLevel
 from tests import factories
 from tests.conftest import fixture_bytes, fixture_json
-from tests.engine_events import apply, apply_together, graded, opened, unit
+from tests.engine_events import apply, apply_together, graded, loop_5002_exchange, opened, unit
 
 pytestmark = pytest.mark.django_db
 
@@ -161,13 +161,7 @@ def test_exchange_orders_download_and_their_status_upload(khaos, workspace):
 
     apply(
         workspace.connections["loop"],
-        opened(
-            "5002",
-            [unit("9100201", "HF-KNT-MCR-NVY-M", "49.17", "9.83", outcome="exchange")],
-            order="1002",
-            email="tomasz.nowak@example.net",
-            exchanges=[exchange("66012", "HF-KNT-MCR-NVY-L", "59.00")],
-        ),
+        loop_5002_exchange(),
     )
     apply(
         workspace.connections["swap"],

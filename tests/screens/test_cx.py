@@ -15,7 +15,14 @@ from returns_hub.models import CustomerMapping, ExceptionCase, Posting
 from returns_hub.screens.cx import timeline
 from tests import factories
 from tests.conftest import fixture_bytes, khaos_basic
-from tests.engine_events import apply, apply_together, exchange, graded, opened, unit
+from tests.engine_events import (
+    apply,
+    apply_together,
+    graded,
+    loop_5002_exchange,
+    opened,
+    unit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -288,13 +295,7 @@ def test_a_real_returns_story_names_who_did_what(cx, role_users, workspace):
 def test_the_exchange_shows_its_khaos_order_status(client, cx, workspace):
     ret = apply(
         workspace.connections["loop"],
-        opened(
-            "5002",
-            [unit("9100201", "HF-KNT-MCR-NVY-M", "49.17", "9.83", outcome="exchange")],
-            order="1002",
-            email="tomasz.nowak@example.net",
-            exchanges=[exchange("66012", "HF-KNT-MCR-NVY-L", "59.00")],
-        ),
+        loop_5002_exchange(),
     )
     before = page_text(cx.get(f"/cx/returns/{ret.pk}/"))
     assert "LOOP-5002-X: Ready for Khaos" in before

@@ -14,7 +14,14 @@ from playwright.sync_api import expect
 
 from returns_hub.models import ExceptionCase, Posting
 from tests.conftest import fixture_bytes, khaos_basic
-from tests.engine_events import apply, apply_together, exchange, graded, opened, unit
+from tests.engine_events import (
+    apply,
+    apply_together,
+    graded,
+    loop_5002_exchange,
+    opened,
+    unit,
+)
 from tests.screens.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,13 +38,7 @@ def exchange_with_khaos_status(workspace):
     """Loop return 5002 exchanged for a large jumper, whose order Khaos says it received."""
     apply(
         workspace.connections["loop"],
-        opened(
-            "5002",
-            [unit("9100201", "HF-KNT-MCR-NVY-M", "49.17", "9.83", outcome="exchange")],
-            order="1002",
-            email="tomasz.nowak@example.net",
-            exchanges=[exchange("66012", "HF-KNT-MCR-NVY-L", "59.00")],
-        ),
+        loop_5002_exchange(),
     )
     khaos = Client()
     assert khaos.get("/khaos/hf/orders", **khaos_basic()).status_code == 200
