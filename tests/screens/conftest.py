@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -54,10 +55,17 @@ def page(browser, browser_context_options):
     context.close()
 
 
-def screenshot(page, name: str) -> None:
-    """A full-page screenshot, kept under the data folder's screenshots/."""
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshot(page, name: str, *, readme: bool = False) -> None:
+    """A full-page screenshot, kept under the data folder's screenshots/; ``readme``: also
+    where the README shows it (docs/screenshots/), so each run refreshes the pictures."""
     from django.conf import settings
 
     path = settings.DATA_DIR / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path / name), full_page=True)
+    if readme:
+        README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path / name, README_SCREENSHOTS / name)

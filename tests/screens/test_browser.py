@@ -1,9 +1,7 @@
 """A real browser (Debian's chromium driven by Playwright) against a live hub: log in, read
 the dashboard, open a return from it, and approve its value mismatch as finance."""
 
-import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -13,16 +11,6 @@ from tests import factories
 from tests.screens.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def _keep(page, name: str) -> None:
-    """The screenshot helper's picture, copied where the README shows it."""
-    from django.conf import settings
-
-    screenshot(page, name)
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(settings.DATA_DIR / "screenshots" / name, DOCS / name)
 
 
 def test_a_person_logs_in_and_reads_the_dashboard(live_server, page, role_users):
@@ -45,7 +33,7 @@ def test_a_person_logs_in_and_reads_the_dashboard(live_server, page, role_users)
     expect(page.locator("tr.stale").first).to_be_visible()  # a feed never heard from
     expect(page.get_by_role("link", name="Data: 1")).to_be_visible()
     expect(page.get_by_role("button", name="Log out finance-user")).to_be_visible()
-    _keep(page, "dashboard.png")
+    screenshot(page, "dashboard.png", readme=True)
 
     page.get_by_role("button", name="Log out finance-user").click()
     expect(page).to_have_url(f"{live_server.url}/accounts/login/")
@@ -73,7 +61,7 @@ def test_finance_approves_a_value_mismatch_on_the_return_page(live_server, page,
     expect(page.get_by_role("heading", name="Return LOOP-5001")).to_be_visible()
     page.locator("details.posting summary").first.click()
     expect(page.locator("pre.document")).to_contain_text('"Value": 29.99')
-    _keep(page, "return-page.png")
+    screenshot(page, "return-page.png", readme=True)
 
     page.get_by_label("Note for the approval").fill("Loop kept a restocking fee")
     page.get_by_role("button", name="Approve the settled value").click()

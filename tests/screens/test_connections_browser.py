@@ -2,19 +2,14 @@
 hub: a data user changes a connection's posting policy and sends it a test event."""
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from returns_hub.models import InboxDelivery, PlatformConnection
 from tests.screens.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -58,8 +53,4 @@ def test_data_changes_a_policy_and_sends_a_test_event(live_server, page, role_us
     page.goto(f"{live_server.url}/connections/")
     page.get_by_role("button", name="Send test event to hf-loop").click()
     expect(page.locator("#test-result-hf-loop")).to_contain_text("Accepted (202)")
-    screenshot(page, "connections.png")
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(
-        settings.DATA_DIR / "screenshots" / "connections.png", DOCS_SCREENSHOTS / "connections.png"
-    )
+    screenshot(page, "connections.png", readme=True)

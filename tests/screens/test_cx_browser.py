@@ -4,11 +4,8 @@ return move on."""
 
 import dataclasses
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
@@ -25,8 +22,6 @@ from tests.engine_events import (
 from tests.screens.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -130,6 +125,4 @@ def test_cx_finds_an_exchange_status_and_fixes_a_missing_address(
     assert Posting.objects.get(associated_ref="RB-AD1").state == "ready"
     assert not ExceptionCase.objects.filter(return_ref=held, status="open").exists()
 
-    screenshot(page, "cx.png")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(settings.DATA_DIR / "screenshots" / "cx.png", SCREENSHOTS / "cx.png")
+    screenshot(page, "cx.png", readme=True)

@@ -2,12 +2,9 @@
 hub: a finance user clears a value mismatch from the queue."""
 
 import re
-import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from returns_hub.choices import ExceptionKind, ExceptionStatus, PostingState
@@ -18,19 +15,10 @@ from tests.screens.test_exceptions import _loop_mismatch, make_case
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS = Path(settings.BASE_DIR) / "docs" / "screenshots"
-
 
 @pytest.fixture
 def browser_context_options():
     return {"viewport": {"width": 1280, "height": 900}}
-
-
-def keep(page, name: str) -> None:
-    """The screenshot, also kept under docs/screenshots for the README."""
-    screenshot(page, name)
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(settings.DATA_DIR / "screenshots" / name, DOCS / name)
 
 
 def test_finance_clears_a_value_mismatch_from_its_queue(live_server, page, workspace, role_users):
@@ -104,7 +92,7 @@ def test_finance_clears_a_value_mismatch_from_its_queue(live_server, page, works
         "Settlement of 149.00 GBP approved: Goodwill on a late refund"
     )
     assert refused == []
-    keep(page, "exceptions-case.png")
+    screenshot(page, "exceptions-case.png", readme=True)
 
     ret = Return.objects.get(pk=ret.pk)
     assert ret.value_approved_amount == Decimal("149.00")
@@ -123,4 +111,4 @@ def test_finance_clears_a_value_mismatch_from_its_queue(live_server, page, works
     expect(page.locator("#results tbody tr")).to_have_count(3)
     expect(page.get_by_role("link", name="Add SKU mapping →")).to_be_visible()
     expect(page.get_by_role("link", name="Add customer mapping →")).to_be_visible()
-    keep(page, "exceptions.png")
+    screenshot(page, "exceptions.png", readme=True)

@@ -4,7 +4,6 @@ against a live hub: a return held by an unknown SKU, fixed by importing a mappin
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.urls import NoReverseMatch, reverse
@@ -17,18 +16,10 @@ from tests.screens.test_mappings_import import PLATFORM_SKU, held_for_unknown_sk
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
 
 @pytest.fixture
 def browser_context_options():
     return {"viewport": {"width": 1280, "height": 900}}
-
-
-def keep_screenshot(page, name: str) -> None:
-    screenshot(page, name)
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / name), full_page=True)
 
 
 def where_the_hold_shows(live_server, ret) -> str:
@@ -85,7 +76,7 @@ def test_data_fixes_an_unknown_sku_by_importing_a_mapping_csv(
     expect(page.locator("tr[data-row='2']")).to_contain_text("new")
     expect(page.locator("tr[data-row='3']")).to_contain_text("unchanged")
     assert not SkuMapping.objects.filter(platform_sku=PLATFORM_SKU).exists()
-    keep_screenshot(page, "mappings.png")
+    screenshot(page, "mappings.png", readme=True)
 
     page.get_by_role("button", name=re.compile("Confirm import")).click()
     expect(page.get_by_role("status")).to_contain_text("1 new")

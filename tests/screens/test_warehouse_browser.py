@@ -3,12 +3,9 @@ a warehouse hand scans a return's label, marks its units received and grades the
 with the keyboard alone, and the return is then on the Khaos channel's return download."""
 
 import re
-import shutil
-from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from returns_hub.models import Return
@@ -17,19 +14,10 @@ from tests.screens.test_warehouse import LABEL, PALLET, hr_on_a_pallet
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
 
 @pytest.fixture
 def browser_context_options():
     return {"viewport": {"width": 1280, "height": 900}}
-
-
-def keep(page, name: str) -> None:
-    """The screenshot helper's picture, copied where the README shows it."""
-    screenshot(page, name)
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(settings.DATA_DIR / "screenshots" / name, DOCS / name)
 
 
 def test_a_warehouse_hand_scans_receives_and_grades_and_khaos_downloads_it(
@@ -46,7 +34,7 @@ def test_a_warehouse_hand_scans_receives_and_grades_and_khaos_downloads_it(
     expect(page).to_have_url(f"{live_server.url}/warehouse/")
     expect(page.get_by_role("heading", name="Expected goods-in")).to_be_visible()
     expect(page.get_by_role("link", name=ret.associated_ref).first).to_be_visible()
-    keep(page, "warehouse-goods-in.png")
+    screenshot(page, "warehouse-goods-in.png", readme=True)
 
     # An unknown code: said plainly, and the box is ready for the next scan.
     scan_box = page.get_by_label("Scan or type a code")
@@ -77,7 +65,7 @@ def test_a_warehouse_hand_scans_receives_and_grades_and_khaos_downloads_it(
 
     # The focus has moved on to the scarf: the same keys again.
     expect(scarf_card.get_by_role("button", name="Received")).to_be_focused()
-    keep(page, "warehouse.png")
+    screenshot(page, "warehouse.png", readme=True)
     keyboard.press("Enter")
     expect(scarf_card).to_have_attribute("data-state", "received")
     expect(scarf_card.get_by_role("textbox", name=re.compile("^Grade"))).to_be_focused()
@@ -97,7 +85,7 @@ def test_a_warehouse_hand_scans_receives_and_grades_and_khaos_downloads_it(
     expect(page.get_by_role("heading", name=f"Pallet {PALLET}")).to_be_visible()
     expect(page.locator(".pallet-counts")).to_contain_text("2 received")
     expect(page.locator(".pallet-counts")).to_contain_text("0 missing")
-    keep(page, "warehouse-pallet.png")
+    screenshot(page, "warehouse-pallet.png", readme=True)
 
     # Khaos downloads the return over HTTP with the channel's Basic auth.
     download = httpx.get(
