@@ -1,10 +1,26 @@
 """Generate graded returns with ready postings, in bulk, with a progress bar."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection as db
 from tqdm import tqdm
 
-from returns_hub.models import PlatformConnection, Return
+from returns_hub.models import PlatformConnection, Posting, Return, ReturnUnit
 from returns_hub.services.generate import generate
+
+# What generate() writes. Rows bulk-inserted a moment ago have no visibility map and the
+# planner's statistics predate them, so the first reads (a Khaos page right after
+# generating) fetch every row from the heap until autovacuum comes round: settle them now.
+WRITTEN = (Return, ReturnUnit, Posting)
+
+
+def settle(models=WRITTEN) -> str:
+    """VACUUM (ANALYZE) the tables, or ANALYZE alone inside a transaction (VACUUM cannot
+    run in one); what was done, for the command's output."""
+    verb = "ANALYZE" if db.in_atomic_block else "VACUUM (ANALYZE)"
+    with db.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"{verb} {db.ops.quote_name(model._meta.db_table)}")
+    return verb
 
 
 class Command(BaseCommand):
@@ -36,3 +52,5 @@ class Command(BaseCommand):
                 progress=lambda done: bar.update(done - bar.n),
             )
         self.stdout.write(f"Made {made} returns; {existing + made} on {connection.slug}")
+        verb = settle()
+        self.stdout.write(f"{verb}: {', '.join(m._meta.db_table for m in WRITTEN)}")
