@@ -33,14 +33,21 @@ test: install browser
 BENCH_ENV := HUB_DB_NAME=returns_hub_bench
 BENCH_RETURNS ?= 1000000
 BENCHMARKS := khaos_page ingest memory soak credit_notes reconciliation screens
+# Each benchmark appends its figures here; `python -m benchmarks.report` renders
+# docs/benchmarks.md from them at the end of the run.
+BENCH_RESULTS ?= .data/bench/results.jsonl
 bench: install
+	rm -f $(BENCH_RESULTS)
 	$(BENCH_ENV) $(BIN)/python manage.py migrate -v0
 	$(BENCH_ENV) $(BIN)/python manage.py load_demo >/dev/null
 	$(BENCH_ENV) $(BIN)/python manage.py generate_returns --until $(BENCH_RETURNS) --batch 5000
 	@status=0; for bench in $(BENCHMARKS); do \
 	  echo "== benchmarks.$$bench"; \
-	  $(BENCH_ENV) $(BIN)/python -m benchmarks.$$bench || status=1; \
-	done; exit $$status
+	  $(BENCH_ENV) BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m benchmarks.$$bench || status=1; \
+	done; \
+	$(BENCH_ENV) BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m benchmarks.report \
+	  --command "make bench" --expected "$(BENCHMARKS)" || status=1; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check .

@@ -27,6 +27,7 @@ django.setup()
 import httpx  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from benchmarks import report  # noqa: E402
 from benchmarks.load import ROOT, free_port, signed  # noqa: E402
 from benchmarks.load import database_url as _database_url  # noqa: E402
 from benchmarks.load import wait_ready as _wait  # noqa: E402
@@ -127,6 +128,30 @@ def main() -> int:
         f"hub / ceiling: {share:.0%} (goal >= 60%); p99 at half load {half['p99']:.1f} ms "
         "(goal < 50 ms)"
     )
+    minimal = {"name": "minimal verify + insert view", "value": ceiling["rps"]}
+    report.record(
+        "ingest",
+        "hub webhook under gunicorn, throughput",
+        value=hub["rps"],
+        unit="req/s",
+        goal=0.6 * ceiling["rps"],
+        goal_op=">=",
+        ceiling=minimal,
+        note=(
+            f"goal >= 60% of the ceiling; hub p50 {hub['p50']:.1f} ms, p99 {hub['p99']:.1f} ms; "
+            f"ceiling p50 {ceiling['p50']:.1f} ms, p99 {ceiling['p99']:.1f} ms"
+        ),
+    )
+    report.record(
+        "ingest",
+        "hub webhook at half the ceiling's load, p99",
+        value=half["p99"],
+        unit="ms",
+        goal=50,
+        goal_op="<",
+        ceiling={"name": "minimal view at full load, p99", "value": ceiling["p99"]},
+        note=f"{half['rps']:.0f} req/s, p50 {half['p50']:.1f} ms",
+    )
 
     pending = list(
         InboxDelivery.objects.filter(id__gt=start, status="received")
@@ -145,6 +170,18 @@ def main() -> int:
         f"processing ({WORKERS} workers): {len(pending)} deliveries, {events} events in "
         f"{took:.1f} s = "
         f"{events / took:.0f} events/s (goal >= 500)"
+    )
+    report.record(
+        "ingest",
+        f"processing, inbox to postings ({WORKERS} worker processes)",
+        value=events / took,
+        unit="events/s",
+        goal=500,
+        goal_op=">=",
+        note=(
+            f"{len(pending)} deliveries ({len(pending) / took:.0f}/s), "
+            f"{events} events in {took:.1f} s"
+        ),
     )
     ok = share >= 0.6 and half["p99"] < 50 and events / took >= 500
     return 0 if ok else 1

@@ -21,7 +21,7 @@ django.setup()
 
 import psutil  # noqa: E402
 
-from benchmarks import load  # noqa: E402
+from benchmarks import load, report  # noqa: E402
 from returns_hub.management.commands.run_hub import web_command  # noqa: E402
 from returns_hub.models import KhaosChannel  # noqa: E402
 
@@ -111,6 +111,18 @@ def main() -> int:
         print(f"  worker {pid}: at start {before}, peak {size / MB:6.1f} MB, idle after {after}")
     worst = max(peak.values(), default=0) / MB
     print(f"largest web worker: {worst:.1f} MB (goal <= {GOAL_MB} MB)")
+    report.record(
+        "memory",
+        "largest web worker's peak RSS under load",
+        value=worst,
+        unit="MB",
+        goal=GOAL_MB,
+        passed=worst <= GOAL_MB and not counts.get("5xx"),
+        note=(
+            f"{counts.get('webhooks', 0):,} webhooks and {counts.get('khaos', 0)} Khaos pages "
+            f"in {took:.1f} s, {counts.get('5xx', 0)} answered 5xx"
+        ),
+    )
     return 0 if worst <= GOAL_MB and not counts.get("5xx") else 1
 
 

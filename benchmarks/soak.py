@@ -25,7 +25,7 @@ import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from benchmarks import load  # noqa: E402
+from benchmarks import load, report  # noqa: E402
 from returns_hub.management.commands.run_hub import web_command  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SOAK_SECONDS", "60"))
@@ -111,6 +111,26 @@ def main() -> int:
     if "first_error" in counts:
         print(f"first failure: {counts['first_error']}")
     failed = counts["5xx"] or counts["transport"] or counts["other"] or peak[0] > allowed
+    report.record(
+        "soak",
+        "signed webhooks answered 5xx, transport errors or other failures",
+        value=counts["5xx"] + counts["transport"] + counts["other"],
+        unit="",
+        goal=0,
+        note=(
+            f"{counts['requests']:,} webhooks in {took:.0f} s from {CONCURRENCY} senders "
+            f"({counts['requests'] / took:.0f}/s): {counts['5xx']} 5xx, "
+            f"{counts['transport']} transport, {counts['other']} other"
+        ),
+    )
+    report.record(
+        "soak",
+        "peak PostgreSQL connections to the database",
+        value=peak[0],
+        unit="",
+        goal=allowed,
+        note=f"{web['WORKERS']} workers x pool of {pool.get('max_size', '-')}",
+    )
     return 1 if failed else 0
 
 
