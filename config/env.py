@@ -135,6 +135,28 @@ def parse_url(name: str, raw: str | None, *, schemes: tuple[str, ...]) -> str | 
     return value
 
 
+# scheme://host[:port], the host a name, an IP address or "*." and a domain; no path.
+_ORIGIN = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def parse_origins(
+    name: str, raw: str | None, default: list[str], *, schemes: tuple[str, ...] = ("https",)
+) -> list[str]:
+    """Comma-separated origins (``https://returns.example.com``), as Django's
+    ``CSRF_TRUSTED_ORIGINS`` wants them: a scheme of ``schemes``, a host, no path."""
+    origins = parse_list(name, raw, default)
+    for origin in origins:
+        match = _ORIGIN.match(origin)
+        if match is None:
+            raise ConfigError(
+                f"{name} must list origins like {schemes[0]}://returns.example.com, got {origin!r}"
+            )
+        if match["scheme"] not in schemes:
+            allowed = ", ".join(schemes)
+            raise ConfigError(f"{name} origins must use {allowed}, got {origin!r}")
+    return origins
+
+
 def load_or_create_secret(path: Path) -> str:
     """A secret kept in a file for development: created once, then reused.
 
@@ -175,6 +197,11 @@ class Env:
 
     def list(self, name: str, default: list[str] | None = None) -> list[str]:
         return parse_list(name, self.values.get(name), default or [])
+
+    def origins(
+        self, name: str, default: list[str] | None = None, *, schemes: tuple[str, ...] = ("https",)
+    ) -> list[str]:
+        return parse_origins(name, self.values.get(name), default or [], schemes=schemes)
 
     def str(self, name: str, default: str = "") -> str:
         return parse_str(name, self.values.get(name), default)

@@ -145,6 +145,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# --- Security headers (SecurityMiddleware, XFrameOptionsMiddleware) ---------------
+# Django's defaults, named so a change of default cannot drop one unnoticed; every page
+# and API answer carries them (tests/ops/test_security_headers.py).
+SECURE_CONTENT_TYPE_NOSNIFF = True  # X-Content-Type-Options: nosniff
+SECURE_REFERRER_POLICY = "same-origin"  # Referrer-Policy
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"  # Cross-Origin-Opener-Policy
+X_FRAME_OPTIONS = "DENY"  # and the CSP's frame-ancestors 'none' below
+
 # --- Content Security Policy (django-csp) -----------------------------------------
 # Nothing inline: every script and style is a file of the hub's own (htmx included);
 # charts are inline SVG styled by class. The API docs (drf-spectacular's Swagger UI, with

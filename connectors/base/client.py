@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from returns_hub.secrets import redact
+
 logger = logging.getLogger(__name__)
 
 
@@ -138,8 +140,15 @@ class PlatformClient(ABC):
                 pause = self.policy.backoff * 2**attempt
                 continue
             if response.status_code >= 400:
+                # The platform's words, with the connection's secrets masked should it
+                # echo them: the message is kept, shown to the data team and logged.
+                said = redact(
+                    response.text,
+                    getattr(self.connection, "api_key", ""),
+                    getattr(self.connection, "webhook_secret", ""),
+                )
                 raise PermanentFailure(
-                    f"{method} {url} answered {response.status_code}: {response.text[:200]}"
+                    f"{method} {url} answered {response.status_code}: {said[:200]}"
                 )
             return response
         raise TemporaryFailure(f"{method} {url} failed {self.policy.attempts} times: {problem}")
