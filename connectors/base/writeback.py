@@ -44,6 +44,7 @@ from connectors import registry
 from connectors.base.client import PermanentFailure, Policy, RateLimiter, retry_after
 from returns_hub import platforms
 from returns_hub.models import WriteBack
+from returns_hub.secrets import redact
 from returns_hub.services import writeback as outbox
 
 logger = logging.getLogger(__name__)
@@ -207,7 +208,10 @@ def _send(row: WriteBack, http: httpx.Client, limiters: dict[int, RateLimiter]) 
 
 
 def _answered(row: WriteBack, writer: Writer, response: httpx.Response, request: dict) -> str:
-    status, text = response.status_code, response.text or ""
+    # Kept on the row and shown to the data team: a key the platform echoes is masked first.
+    connection = row.connection
+    text = redact(response.text or "", connection.api_key, connection.webhook_secret)
+    status = response.status_code
     where = f"{request['method']} {request['url']} answered {status}"
     if status == 429:
         wait = writer.wait_for(response)

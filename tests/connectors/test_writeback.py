@@ -723,3 +723,30 @@ def test_platform_refunds_never_reach_a_return_through_the_outbox_by_themselves(
     ret = Return.objects.get(external_id="LW-P")
     assert ret.refunded_amount == Decimal("59.98") and ret.postings.get().state == "ready"
     assert not WriteBack.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_key_the_platform_echoes_is_masked_before_it_is_kept(
+    workspace, role_users, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The answer is kept on the row and shown to the data team: never the key in full."""
+    import respx
+
+    monkeypatch.setattr(outbox, "enqueue", lambda row_id: None)
+    connection = workspace.connections["loop"]
+    connection.api_key = "loop-key-7f3a9c21"
+    connection.base_url = "https://loop.test"
+    connection.save()
+    ret = _loop_return(workspace)
+    with django_capture_on_commit_callbacks(execute=True):
+        for uid in (1, 2):
+            _grade(ret, uid, "back_to_stock", role_users["warehouse"])
+    row = WriteBack.objects.get()
+    echo = '{"error": "invalid token loop-key-7f3a9c21"}'
+    with respx.mock(assert_all_called=True) as platform:
+        platform.route(host="loop.test").mock(return_value=httpx.Response(401, text=echo))
+        assert sender.send_one(row.pk) == "given up"
+    row.refresh_from_db()
+    assert row.last_status == 401
+    for kept in (row.response, row.last_error):
+        assert "loop-key-7f3a9c21" not in kept and "c21" in kept  # masked, the end shown
