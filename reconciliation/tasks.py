@@ -15,3 +15,10 @@ def build_month_end_pack(pack_id: int) -> None:
     from reconciliation.services import month_end_pack
 
     month_end_pack.build_queued(pack_id)
+
+
+def requeue_stalled_packs() -> int:
+    """Month-end packs whose builder was killed mid-build, handed out again."""
+    from reconciliation.services import month_end_pack
+
+    return month_end_pack.requeue_stalled()

@@ -33,6 +33,13 @@ SCHEDULES = [
         "func": "reconciliation.tasks.apply_rules",
         "schedule_type": Schedule.HOURLY,
     },
+    {
+        # A month-end pack whose worker was killed mid-build is built again.
+        "name": "requeue-stalled-month-end-packs",
+        "func": "reconciliation.tasks.requeue_stalled_packs",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+    },
 ]
 
 # Any fixed number: processes registering at once (two cluster workers spawning

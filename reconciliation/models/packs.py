@@ -15,6 +15,9 @@ class MonthEndPack(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The builder's sign of life, written as it claims the pack and with its progress: a
+    # running pack whose beat is older than the lease lost its builder (a killed worker).
+    beat_at = models.DateTimeField(null=True, blank=True)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
     rows = models.PositiveIntegerField(default=0, help_text="Rows written so far.")
     file = models.FileField(upload_to="month-end/", blank=True, help_text="The ZIP: XLSX + CSVs.")
@@ -23,7 +26,14 @@ class MonthEndPack(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["period", "-id"], name="pack_period")]
+        indexes = [
+            models.Index(fields=["period", "-id"], name="pack_period"),
+            models.Index(
+                fields=["beat_at"],
+                name="pack_running_beat",
+                condition=models.Q(status="running"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Month-end pack {self.period} ({self.status})"

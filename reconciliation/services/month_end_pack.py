@@ -22,13 +22,14 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -46,6 +47,10 @@ PAGE = 5_000  # difference rows read per query
 TASK = "reconciliation.tasks.build_month_end_pack"
 # A million-row month takes minutes, far over the cluster's default task timeout.
 TASK_TIMEOUT = 3_600
+# A builder beats at least this often while it works (with its progress); a running pack
+# silent for LEASE lost its builder (a worker killed mid-task) and may be claimed again.
+BEAT_EVERY = timedelta(seconds=30)
+LEASE = timedelta(minutes=5)
 # Excel's limit is 1,048,576 rows; a longer sheet goes on in "<name> 2" (its CSV does not).
 SHEET_MAX_ROWS = 1_048_575
 ZERO = Decimal("0.00")
@@ -551,28 +556,39 @@ def _percent(done: int, total: int) -> int:
     return min(99, done * 100 // total) if total else 0
 
 
+def claimable(now: datetime) -> Q:
+    """Packs a builder may take: queued ones, and running ones whose builder went quiet."""
+    return Q(status=PackStatus.QUEUED) | Q(status=PackStatus.RUNNING, beat_at__lt=now - LEASE)
+
+
 def build_queued(pack_id: int) -> None:
     """Build a queued pack: claim it, write it, zip it into its ``file``, keep the summary.
 
-    The claim is a conditional update (queued -> running), so of two workers given the
-    same pack one builds it and the other returns; a pack that is running, done or failed
-    is left alone. A failure is recorded on the row (status failed, the error) and not
-    raised: the task must not be retried into a pack that already says why it failed.
+    The claim is a conditional update (queued, or running with its lease run out ->
+    running, stamped with this builder's ``started_at``), so of two workers given the same
+    pack one builds it and the other returns; a pack being built, done or failed is left
+    alone. Every later write names that stamp: a builder that lost its claim (it went quiet
+    for a lease and another took over) changes nothing. A failure is recorded on the row
+    (status failed, the error) and not raised: the task must not be retried into a pack
+    that already says why it failed.
     """
-    claimed = MonthEndPack.objects.filter(pk=pack_id, status=PackStatus.QUEUED).update(
-        status=PackStatus.RUNNING, started_at=timezone.now(), progress=0, rows=0, error=""
+    now = timezone.now()
+    claimed = MonthEndPack.objects.filter(claimable(now), pk=pack_id).update(
+        status=PackStatus.RUNNING, started_at=now, beat_at=now, progress=0, rows=0, error=""
     )
     if not claimed:
         logger.info("Month-end pack %s is not queued: left alone", pack_id)
         return
+    mine = MonthEndPack.objects.filter(pk=pack_id, status=PackStatus.RUNNING, started_at=now)
     pack = MonthEndPack.objects.get(pk=pack_id)
-    written = {"percent": -1}
+    written = {"percent": -1, "beat": now}
 
     def keep_progress(done: int, total: int) -> None:
-        percent = _percent(done, total)
-        if percent != written["percent"]:  # at most a hundred updates, whatever the rows
-            MonthEndPack.objects.filter(pk=pack_id).update(progress=percent, rows=done)
-            written["percent"] = percent
+        percent, at = _percent(done, total), timezone.now()
+        # At most a hundred progress writes whatever the rows, and a beat every BEAT_EVERY.
+        if percent != written["percent"] or at - written["beat"] >= BEAT_EVERY:
+            mine.update(progress=percent, rows=done, beat_at=at)
+            written.update(percent=percent, beat=at)
 
     work = Path(tempfile.mkdtemp(prefix="month-end-pack-"))
     try:
@@ -584,18 +600,38 @@ def build_queued(pack_id: int) -> None:
                 zipped.write(path, arcname=path.name)
         with archive.open("rb") as stream:
             pack.file.save(archive.name, File(stream), save=False)
-        pack.summary = result.summary
-        pack.rows = result.total_rows
-        pack.progress = 100
-        pack.status = PackStatus.DONE
-        pack.finished_at = timezone.now()
-        pack.save(update_fields=["file", "summary", "rows", "progress", "status", "finished_at"])
+        finished = mine.update(
+            file=pack.file.name,
+            summary=result.summary,
+            rows=result.total_rows,
+            progress=100,
+            status=PackStatus.DONE,
+            finished_at=timezone.now(),
+        )
+        if not finished:
+            pack.file.delete(save=False)  # another builder took the pack over: its file stands
+            logger.warning("Month-end pack %s was taken over; this build is dropped", pack_id)
     except Exception as error:
         logger.exception("Month-end pack %s failed", pack_id)
-        MonthEndPack.objects.filter(pk=pack_id).update(
+        mine.update(
             status=PackStatus.FAILED,
             finished_at=timezone.now(),
             error=f"{type(error).__name__}: {error}",
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def requeue_stalled(now: datetime | None = None) -> int:
+    """Hand out again the packs whose builder went quiet (its worker was killed): a new
+    task claims each through ``build_queued``'s claim. The number handed out."""
+    now = now or timezone.now()
+    stalled = list(
+        MonthEndPack.objects.filter(status=PackStatus.RUNNING, beat_at__lt=now - LEASE)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for pack_id in stalled:
+        logger.warning("Month-end pack %s lost its builder; handed out again", pack_id)
+        enqueue(pack_id)
+    return len(stalled)

@@ -4,9 +4,10 @@ the matched credit notes and the accepted differences, with one CSV per sheet.""
 import csv
 import threading
 import zipfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -20,6 +21,7 @@ from reconciliation.models import Acceptance, CreditNote, MonthEndPack
 from reconciliation.services import differences, month_end_pack
 from reconciliation.services.differences import CAUSE_ORDER, Period, PeriodInvalid
 from reconciliation.services.differences import DifferenceCause as C
+from returns_hub import schedules
 from tests.concurrency import at_once
 from tests.reconciliation.hub import TODAY, at, build_march
 
@@ -469,6 +471,63 @@ def test_two_workers_build_a_pack_once(media, monkeypatch):
     pack.refresh_from_db()
     assert pack.status == PackStatus.DONE
     assert pack.summary["rows"][C.RAISED_BY_HAND] == 1
+
+
+def stalled_pack(*, quiet) -> MonthEndPack:
+    """A pack a killed worker left running, its last beat ``quiet`` ago."""
+    then = timezone.now() - quiet
+    return MonthEndPack.objects.create(
+        period="2025-03", status=PackStatus.RUNNING, started_at=then, beat_at=then, progress=40
+    )
+
+
+def test_a_pack_whose_builder_was_killed_is_built_again(march, media):
+    pack = stalled_pack(quiet=month_end_pack.LEASE + timedelta(seconds=1))
+    month_end_pack.build_queued(pack.pk)  # the task handed out again (django-q's retry)
+    pack.refresh_from_db()
+    assert (pack.status, pack.progress, pack.error) == (PackStatus.DONE, 100, "")
+    assert pack.summary["rows"]["matched"] == 8
+    assert pack.beat_at >= pack.started_at > timezone.now() - timedelta(minutes=1)
+
+
+def test_a_pack_still_beating_is_left_to_its_builder(march, media):
+    pack = stalled_pack(quiet=month_end_pack.LEASE - timedelta(seconds=30))
+    month_end_pack.build_queued(pack.pk)
+    pack.refresh_from_db()
+    assert (pack.status, pack.progress, pack.file.name) == (PackStatus.RUNNING, 40, "")
+
+
+def test_the_sweep_hands_out_only_packs_that_lost_their_builder(db, monkeypatch):
+    lost = stalled_pack(quiet=month_end_pack.LEASE + timedelta(minutes=1))
+    stalled_pack(quiet=timedelta(seconds=10))
+    MonthEndPack.objects.create(period="2025-03")  # queued: its own task is on its way
+    queued = []
+    monkeypatch.setattr(month_end_pack, "enqueue", queued.append)
+    assert month_end_pack.requeue_stalled() == 1
+    assert queued == [lost.pk]
+    assert "requeue-stalled-month-end-packs" in {s["name"] for s in schedules.SCHEDULES}
+
+
+def test_a_builder_that_lost_its_claim_writes_nothing(march, media, monkeypatch):
+    """Quiet past the lease (a long stall), another builder took the pack over and finished:
+    the first one's file and figures are dropped, never laid over the second's."""
+    pack = MonthEndPack.objects.create(period="2025-03")
+    real_write = month_end_pack.write_pack
+
+    def stalled_then_overtaken(*args, **kwargs):
+        result = real_write(*args, **kwargs)
+        later = timezone.now() + month_end_pack.LEASE + timedelta(seconds=1)
+        with mock.patch.object(month_end_pack.timezone, "now", return_value=later):
+            monkeypatch.setattr(month_end_pack, "write_pack", real_write)
+            month_end_pack.build_queued(pack.pk)  # the second builder, start to finish
+        return result
+
+    monkeypatch.setattr(month_end_pack, "write_pack", stalled_then_overtaken)
+    month_end_pack.build_queued(pack.pk)
+    pack.refresh_from_db()
+    assert pack.status == PackStatus.DONE
+    assert pack.started_at > timezone.now()  # the second builder's claim stands
+    assert len(list((Path(media) / "month-end").iterdir())) == 1
 
 
 def test_request_queues_the_pack_and_the_task_builds_it_after_commit(
