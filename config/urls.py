@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from connectors.webhooks import receive
 from returns_hub import views
@@ -16,10 +16,11 @@ urlpatterns = [
     path("api/v1/reconciliation/", include("reconciliation.api.urls")),
     path("api/v1/", include("returns_hub.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    # People read the docs in a browser: send them to the login page, not a 401.
+    # People read the docs in a browser: send them to the login page, not a 401. The split
+    # view serves Swagger UI's start-up script at ?script, a file the CSP allows.
     path(
         "api/docs/",
-        login_required(SpectacularSwaggerView.as_view(url_name="schema")),
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="schema")),
         name="api-docs",
     ),
     path("webhooks/<str:platform>/<str:slug>/", receive, name="webhook"),

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "import_export",
     "simple_history",
     "django_q",
@@ -155,11 +156,9 @@ X_FRAME_OPTIONS = "DENY"  # and the CSP's frame-ancestors 'none' below
 
 # --- Content Security Policy (django-csp) -----------------------------------------
 # Nothing inline: every script and style is a file of the hub's own (htmx included);
-# charts are inline SVG styled by class. The API docs (drf-spectacular's Swagger UI, with
-# an inline script and style and its files from a CDN) are left out of the policy: they
-# are the only page not written for it.
+# charts are inline SVG styled by class. The API docs too: Swagger UI's files are served
+# by the hub (drf-spectacular-sidecar), its start-up script as a file of its own.
 CONTENT_SECURITY_POLICY = {
-    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
@@ -216,6 +215,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Every operation declares the errors it can answer (400/401/403/404/409/415).
