@@ -54,7 +54,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from benchmarks import report
+from benchmarks import profiling, report
 from reconciliation.models import Acceptance, CreditNote, ReconciliationRule
 from reconciliation.services import differences
 from reconciliation.services.differences import DifferenceCause as C
@@ -788,6 +788,7 @@ class Figure:
     goal_ms: float | None
     timings: list[float]
     note: str = ""
+    profile: str = ""  # where one more run spends its time, when the figure missed
 
     @property
     def p50(self) -> float:
@@ -901,6 +902,7 @@ def measure(period: Period, *, runs: int = RUNS, warmup: int = WARMUP, out=_say)
     def record(name, goal, call, note=""):
         try:
             figure = Figure(name, goal, timed(call, runs, warmup), note)
+            figure.profile = profiling.if_missed(not figure.passed, call)
         except NotBuilt as missing:
             out(f"{name:<72} not yet built ({missing} answers 404): skipped")
             return None

@@ -81,13 +81,15 @@ def record(
     ceiling: dict | None = None,
     passed: bool | None = None,
     note: str = "",
+    profile: str = "",
     path: Path | None = None,
 ) -> dict:
     """Append one figure. Timings give ``p50`` (and ``p95``), other figures a ``value``;
     the goal is held against the value, else the median. ``ceiling`` is the same thing
     measured the plain way in the same run: ``{"name", "p50", "p95"}`` or ``{"name",
     "value"}``. ``passed`` overrides the verdict (a figure whose goal is not a plain
-    threshold); with no goal and no verdict the figure is shown for what it is."""
+    threshold); with no goal and no verdict the figure is shown for what it is. ``profile``
+    (benchmarks.profiling) explains a miss and is shown below the benchmark's table."""
     if goal_op not in OPS:
         raise ValueError(f"goal_op must be one of {', '.join(OPS)}")
     p50, p95, value = _number(p50), _number(p95), _number(value)
@@ -110,6 +112,7 @@ def record(
             "ceiling": ceiling,
             "verdict": None if passed is None else ("PASS" if passed else "MISS"),
             "note": note,
+            "profile": profile,
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         path,
@@ -131,7 +134,7 @@ def context(benchmark: str, text: str, *, path: Path | None = None) -> dict:
 
 def record_figures(benchmark: str, figures: Iterable, *, path: Path | None = None) -> None:
     """Append benchmarks.reconciliation's ``Figure``s (name, goal_ms, timings, note,
-    p50, p95, passed). A figure with no goal is the ceiling of the figure with a goal
+    p50, p95, passed, profile). A figure with no goal is the ceiling of the figure with a goal
     just before it and is shown beside it; one with nothing before it stands alone."""
     pending = None  # a figure with a goal, waiting for a ceiling that may follow
 
@@ -146,6 +149,7 @@ def record_figures(benchmark: str, figures: Iterable, *, path: Path | None = Non
             ceiling=ceiling,
             passed=figure.passed,
             note=figure.note,
+            profile=getattr(figure, "profile", ""),
             path=path,
         )
 
@@ -327,6 +331,22 @@ def _table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _profile(row: dict) -> list[str]:
+    """A missed figure's profile, folded under its name."""
+    return [
+        "<details>",
+        f"<summary>Profile of “{row['name']}” ({row.get('verdict') or 'figure'}): one more "
+        "run under cProfile, by cumulative time</summary>",
+        "",
+        "```text",
+        row["profile"].rstrip(),
+        "```",
+        "",
+        "</details>",
+        "",
+    ]
+
+
 def _recorded(stamps: list[str]) -> str:
     if not stamps:
         return " (no figures recorded)"
@@ -398,6 +418,9 @@ def render(
         if rows:
             out += _table(rows)
             out.append("")
+        for row in rows:
+            if row.get("profile"):
+                out += _profile(row)
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -49,7 +49,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from benchmarks import report
+from benchmarks import profiling, report
 from benchmarks.reconciliation import Figure, NotBuilt, timed
 from returns_hub.choices import (
     EXCEPTION_OWNERS,
@@ -670,6 +670,7 @@ def measure(fixture: Fixture, *, runs: int = RUNS, warmup: int = WARMUP, out=_sa
     def record(name, goal, call, note=""):
         try:
             figure = Figure(name, goal, timed(call, runs, warmup), note)
+            figure.profile = profiling.if_missed(not figure.passed, call)
         except NotBuilt as missing:
             out(f"{name:<72} not yet built ({missing} answers 404): skipped")
             return

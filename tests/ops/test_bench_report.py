@@ -3,7 +3,7 @@ Nothing is timed; the figures are made up."""
 
 from datetime import UTC, datetime
 
-from benchmarks import report
+from benchmarks import profiling, report
 from benchmarks.reconciliation import Figure
 
 HOST = {
@@ -108,3 +108,37 @@ def test_main_writes_the_page(tmp_path, monkeypatch):
     text = out.read_text()
     assert text.startswith("# Benchmarks\n")
     assert "| largest web worker | 102.8 MB |" in text and "PASS" in text
+
+
+def _slow_part():
+    return sum(i * i for i in range(20_000))
+
+
+def test_a_missed_figure_carries_the_profile_that_explains_it(tmp_path):
+    explained = profiling.if_missed(True, _slow_part)
+    assert "function calls" in explained and "_slow_part" in explained
+    assert profiling.if_missed(False, _slow_part) == ""
+    path = tmp_path / "results.jsonl"
+    report.record("khaos_page", "new page", p50=410.0, goal=300, profile=explained, path=path)
+    report.record("khaos_page", "page served again", p50=90.0, goal=300, path=path)
+    page = _render(path)
+    assert page.count("<details>") == 1
+    assert "Profile of “new page” (MISS)" in page
+    assert "_slow_part" in page.split("<details>")[1]
+
+
+def test_figures_from_a_benchmark_keep_their_profiles(tmp_path):
+    path = tmp_path / "results.jsonl"
+    missed = Figure("GET /finance/ (finance)", 100, [180.0, 190.0], profile="the profile text")
+    report.record_figures("screens", [missed], path=path)
+    (line,) = report.load(path)
+    assert (line["verdict"], line["profile"]) == ("MISS", "the profile text")
+
+
+def test_a_profiled_call_that_fails_says_so():
+    def broken():
+        raise RuntimeError("the database went away")
+
+    assert profiling.profile(broken) == (
+        "the profiled run failed: RuntimeError: the database went away"
+    )
