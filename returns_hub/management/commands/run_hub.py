@@ -31,6 +31,9 @@ def web_command(port: int, host: str = "127.0.0.1") -> list[str]:
     command += ["--worker-class", "gthread", "--threads", str(web["THREADS"])]
     # Below run_hub's own wait, so a stop is never cut short by a kill.
     command += ["--graceful-timeout", "10"]
+    # gunicorn's control socket has one path per user: two web nodes on one host would
+    # share it, each taking it from the other. Nothing here uses it.
+    command += ["--no-control-socket"]
     if web["MAX_REQUESTS"]:
         jitter = max(1, web["MAX_REQUESTS"] // 10)  # workers are not all replaced at once
         command += ["--max-requests", str(web["MAX_REQUESTS"])]
