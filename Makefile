@@ -32,7 +32,7 @@ test: install browser
 ## Each reports beside its goal; all run, and the status is non-zero if any missed.
 BENCH_ENV := HUB_DB_NAME=returns_hub_bench
 BENCH_RETURNS ?= 1000000
-BENCHMARKS := khaos_page ingest memory soak credit_notes reconciliation screens
+BENCHMARKS := khaos_page ingest memory soak credit_notes reconciliation screens backlog
 # Each benchmark appends its figures here; `python -m benchmarks.report` renders
 # docs/benchmarks.md from them at the end of the run.
 BENCH_RESULTS ?= .data/bench/results.jsonl

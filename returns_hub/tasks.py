@@ -59,12 +59,15 @@ def check_deadlines() -> int:
     return len(ids)
 
 
-def flag_unconfirmed_postings() -> int:
-    """A posting Khaos has not confirmed by its deadline becomes posting_unconfirmed, once."""
-    opened = postings.flag_unconfirmed()
-    # More than one batch: another short task (only after progress, so it cannot spin).
-    if opened and postings.unflagged_overdue().exists():
-        async_task("returns_hub.tasks.flag_unconfirmed_postings", group="deadlines")
+def flag_unconfirmed_postings(before: int | None = None) -> int:
+    """A posting Khaos has not confirmed by its deadline becomes posting_unconfirmed, once.
+
+    A batch a task: while more are overdue below the lowest id this one looked at,
+    another short task goes on from there (the ids only go down, so it cannot spin);
+    one it had to skip is flagged by the next scheduled run."""
+    opened, lowest = postings.flag_unconfirmed_below(before)
+    if lowest is not None and postings.unflagged_overdue().filter(pk__lt=lowest).exists():
+        async_task("returns_hub.tasks.flag_unconfirmed_postings", lowest, group="deadlines")
     return opened
 
 

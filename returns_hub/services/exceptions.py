@@ -75,6 +75,19 @@ def open_exception(
         return existing.get(), False
 
 
+def open_many(kind: ExceptionKind, cases: list[dict]) -> int:
+    """New open cases of one kind in one insert, each ``{"cause_key", "message", **links}``;
+    how many were asked for. For a caller that already knows none of these causes has a
+    case (open or closed by a person), as the deadline checks do, so the one-by-one
+    checks of ``open_exception`` are not needed. One that another worker opens at the same
+    moment is left to it (the one-open-case-per-cause index), not opened twice."""
+    ExceptionCase.objects.bulk_create(
+        [ExceptionCase(kind=kind, owner=EXCEPTION_OWNERS[kind], **case) for case in cases],
+        ignore_conflicts=True,
+    )
+    return len(cases)
+
+
 def close(
     cases: QuerySet[ExceptionCase] | ExceptionCase,
     resolution: str = AUTO_RESOLVED,

@@ -30,6 +30,14 @@ def lock_return_if_exists(pk: int) -> Return | None:
     return _locked().filter(pk=pk).first()
 
 
+def lock_free_returns(pks) -> dict[int, Return]:
+    """Those of these returns no other worker holds, under their row locks, by id. A
+    return being worked is left out, never waited for: a task that works many returns in
+    one transaction then cannot deadlock with a writer that holds one and wants another."""
+    locked = _locked().select_for_update(of=("self",), no_key=True, skip_locked=True)
+    return {ret.pk: ret for ret in locked.filter(pk__in=list(pks)).order_by("pk")}
+
+
 def lock_or_create_return(
     connection: PlatformConnection, external_id: str, defaults: dict
 ) -> tuple[Return, bool]:

@@ -15,6 +15,7 @@ posting's state.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -31,7 +32,7 @@ from returns_hub.choices import (
 )
 from returns_hub.models import ExceptionCase, ExchangeRequest, KhaosChannel, Posting, Return
 from returns_hub.services import exceptions, timeline
-from returns_hub.services.locks import lock_return
+from returns_hub.services.locks import lock_free_returns
 from returns_hub.services.timeline import By
 from returns_hub.state_machine import move_return
 
@@ -40,6 +41,8 @@ SERVABLE = (S.READY, S.DOWNLOADED, S.CONFIRMED)
 WITHDRAWABLE = (S.HELD, S.READY)
 OUTSTANDING = (S.READY, S.DOWNLOADED)  # Khaos has been offered it and has not confirmed it
 BATCH = 500
+SKIPPED_TRIES = 4  # a batch's rows held by another worker: tried this often
+SKIPPED_WAIT = 0.2  # seconds apart (a Khaos page holds its postings about this long)
 
 
 def return_posting(ret: Return) -> Posting | None:
@@ -323,27 +326,61 @@ def unflagged_overdue(now=None):
 
 def flag_unconfirmed(now=None) -> int:
     """A posting Khaos has not confirmed by its deadline becomes posting_unconfirmed, once.
+    At most BATCH a call (``flag_unconfirmed_below``); how many were opened."""
+    return flag_unconfirmed_below(None, now)[0]
+
+
+def flag_unconfirmed_below(before: int | None, now=None) -> tuple[int, int | None]:
+    """Up to BATCH overdue postings with ids below ``before`` (any, when None), newest
+    first: (cases opened, the lowest id looked at, for the next call to go on below).
 
     Only postings with no case of their own are looked at (a case a person closed
-    stays closed), and each is re-checked under its return's lock: a confirmation
-    that arrived in between opens nothing. At most BATCH a call: the task calls
-    again while any are left.
+    stays closed). A batch is one transaction of a handful of queries: after an outage
+    every waiting document is overdue at once, and case by case (nine queries each) a
+    100,000-document backlog took minutes; going on below the last id, no call reads
+    again the postings flagged before it.
+
+    Their returns are locked first (the lock order) and the postings re-read under
+    those locks, so a confirmation that arrived in between opens nothing. Rows another
+    worker holds (a return being worked, the postings of a Khaos page being served) are
+    skipped, never waited for, so this cannot deadlock with them; they are tried again
+    a moment later, and any still held are left for a later run.
     """
+    due = unflagged_overdue(now).order_by("-pk")
+    if before is not None:
+        due = due.filter(pk__lt=before)
+    pks = list(due.values_list("pk", flat=True)[:BATCH])
+    lowest = min(pks, default=None)
     opened = 0
-    for posting_id, return_id in unflagged_overdue(now).values_list("pk", "return_ref_id")[:BATCH]:
-        with transaction.atomic():
-            ret = lock_return(return_id)
-            posting = ret.postings.filter(pk=posting_id, state__in=OUTSTANDING).first()
-            if posting is not None:
-                opened += _flag(ret, posting)
-    return opened
+    for attempt in range(SKIPPED_TRIES):
+        if not pks:
+            break
+        if attempt:
+            time.sleep(SKIPPED_WAIT)
+        opened += _flag_free(pks, now)
+        pks = list(unflagged_overdue(now).filter(pk__in=pks).values_list("pk", flat=True))
+    return opened, lowest
 
 
-def _flag(ret: Return, posting: Posting) -> bool:
-    _, created = exceptions.open_exception(
-        ExceptionKind.POSTING_UNCONFIRMED,
+def _flag_free(pks: list[int], now) -> int:
+    """Flag those of these postings whose rows no other worker holds; how many."""
+    with transaction.atomic():
+        due = unflagged_overdue(now).filter(pk__in=pks)
+        returns = lock_free_returns(due.values_list("return_ref_id", flat=True))
+        free = list(
+            due.filter(return_ref_id__in=list(returns))
+            .select_for_update(of=("self",), no_key=True, skip_locked=True)
+            .order_by("pk")
+        )
+        # One opened by another worker at the same moment is counted here all the same.
+        return exceptions.open_many(
+            ExceptionKind.POSTING_UNCONFIRMED, [_case(returns[p.return_ref_id], p) for p in free]
+        )
+
+
+def _case(ret: Return, posting: Posting) -> dict:
+    return dict(
         cause_key=unconfirmed_cause(posting),
-        recurrence=False,
         message=f"{posting.get_kind_display()} {posting.associated_ref} was made ready on "
         f"{timezone.localtime(posting.ready_at):%d/%m/%Y} and Khaos has not confirmed it "
         f"(downloaded {posting.download_count} time(s)).",
@@ -351,4 +388,3 @@ def _flag(ret: Return, posting: Posting) -> bool:
         posting=posting,
         connection=ret.connection,
     )
-    return created
