@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format check-deploy db-stop db-status browser bench clean
+.PHONY: install run test lint format check-deploy db-stop db-status browser loadgen bench soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ run: install
 	exec env PORT=$(PORT) $(BIN)/python manage.py run_hub
 
 ## The whole suite against PostgreSQL (embedded unless DATABASE_URL is set).
-test: install browser
+test: install browser loadgen
 	@if [ -z "$${TEST_REDIS_URL:-}$${REDIS_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
 	  echo "Redis answers on 127.0.0.1:6379: the Redis broker tests use database 15"; \
 	  export TEST_REDIS_URL=redis://127.0.0.1:6379/15; fi; \
@@ -36,7 +36,7 @@ BENCHMARKS := khaos_page ingest memory soak credit_notes reconciliation screens 
 # Each benchmark appends its figures here; `python -m benchmarks.report` renders
 # docs/benchmarks.md from them at the end of the run.
 BENCH_RESULTS ?= .data/bench/results.jsonl
-bench: install
+bench: install loadgen
 	rm -f $(BENCH_RESULTS)
 	$(BENCH_ENV) $(BIN)/python manage.py migrate -v0
 	$(BENCH_ENV) $(BIN)/python manage.py load_demo >/dev/null
@@ -70,6 +70,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## Debian's wrk, the compiled load generator of benchmarks.ingest (never a downloaded one).
+loadgen:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk for the ingest benchmark"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 db-status: install
 	$(BIN)/python -m config.embedded_postgres status

@@ -1,4 +1,10 @@
-"""The credit note import's memory on a 100,000-row export. Goal: well under 300 MB.
+"""The credit note import's memory on a 100,000-row export. Goal: at most 300 MB.
+
+The goal is the process's resident memory at its peak (``ru_maxrss``: the most the
+process ever held, so the import's peak and whatever came before it), shown beside its
+resident memory just before the import. tracemalloc's peak of Python allocations is
+given beside it, for where the memory goes; its bookkeeping is in the RSS too, so the
+RSS figure errs high.
 
 Runs against the bench database (as the other benchmarks) and deletes what it imported.
 
@@ -6,6 +12,7 @@ Runs against the bench database (as the other benchmarks) and deletes what it im
 """
 
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -13,6 +20,7 @@ import tracemalloc
 from pathlib import Path
 
 import django
+import psutil
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 django.setup()
@@ -34,6 +42,7 @@ def main() -> int:
                 out.write(
                     f"BENCH{i:08d},SR{i:08d},BENCH-{i},01/03/2025,GBP,100.00,20.00,120.00\r\n"
                 )
+        before = psutil.Process().memory_info().rss / 2**20
         started = time.monotonic()
         tracemalloc.start()
         try:
@@ -42,28 +51,40 @@ def main() -> int:
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
+        took = time.monotonic() - started
+        rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     CreditNote.objects.filter(code__startswith="BENCH").delete()
     for record in CreditNoteImport.objects.filter(pk=result["import_id"]):
         record.file.delete(save=False)  # the kept upload, under MEDIA_ROOT
         record.delete()
     peak_mb = peak / 2**20
-    took = time.monotonic() - started
+    ok = rss_peak <= GOAL_MB and result["new"] == ROWS
     print(
         f"{result['rows']} rows, {result['new']} new, {result['refused']} refused in "
-        f"{took:.1f}s; Python peak {peak_mb:.1f} MB (goal < {GOAL_MB} MB)"
+        f"{took:.1f}s; peak RSS {rss_peak:.1f} MB (goal <= {GOAL_MB} MB; {before:.1f} MB "
+        f"before the import), Python peak {peak_mb:.1f} MB"
+    )
+    imported = f"{result['rows']} rows, {result['new']} new, {result['refused']} refused"
+    report.record(
+        "credit_notes",
+        f"credit note import of {ROWS:,} rows, peak RSS of the process",
+        value=rss_peak,
+        unit="MB",
+        goal=GOAL_MB,
+        passed=ok,
+        note=f"ru_maxrss; {before:.1f} MB resident before the import; {imported}",
     )
     report.record(
         "credit_notes",
-        f"credit note import of {ROWS:,} rows, Python peak (tracemalloc)",
+        "the same import, Python peak (tracemalloc)",
         value=peak_mb,
         unit="MB",
-        goal=GOAL_MB,
-        goal_op="<",
-        passed=peak_mb < GOAL_MB and result["new"] == ROWS,
-        note=f"{result['rows']} rows, {result['new']} new, {result['refused']} refused",
+        note="Python's own allocations at their peak, for where the memory goes",
     )
-    report.record("credit_notes", "the same import, wall time", value=took, unit="s")
-    return 0 if peak_mb < GOAL_MB and result["new"] == ROWS else 1
+    report.record(
+        "credit_notes", "the same import, wall time", value=took, unit="s", note="tracemalloc on"
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

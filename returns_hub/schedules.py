@@ -40,6 +40,14 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes": 5,
     },
+    {
+        # Successful task results beyond the newest HUB["TASK_RESULTS_KEEP"], deleted at once
+        # (not by django-q on every task: see Q_CLUSTER["save_limit"]).
+        "name": "prune-task-results",
+        "func": "returns_hub.tasks.prune_task_results",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+    },
 ]
 
 # Any fixed number: processes registering at once (two cluster workers spawning

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -76,3 +77,25 @@ def send_digests() -> list[str]:
     from returns_hub.services import digests
 
     return [outcome.team for outcome in digests.send_due() if outcome.sent]
+
+
+# The newest successes, and each function's last (check_timeouts reads its own), are kept.
+PRUNE = """
+    DELETE FROM django_q_task
+    WHERE success
+      AND id IN (SELECT id FROM django_q_task WHERE success ORDER BY stopped DESC OFFSET %s)
+      AND id NOT IN (
+          SELECT DISTINCT ON (func) id FROM django_q_task WHERE success ORDER BY func, stopped DESC
+      )
+"""
+
+
+def prune_task_results() -> int:
+    """Delete successful task results beyond the newest HUB["TASK_RESULTS_KEEP"], in one
+    statement a minute; failures are kept. django-q's own pruning (save_limit) would read
+    and lock every kept result on each task instead."""
+    with connection.cursor() as cursor:
+        cursor.execute(PRUNE, [settings.HUB["TASK_RESULTS_KEEP"]])
+        deleted = cursor.rowcount
+    logger.info("task results pruned", extra={"deleted": deleted})
+    return deleted

@@ -253,7 +253,10 @@ Q_CLUSTER = {
     "timeout": env.int("Q_TIMEOUT", 60, minimum=1),
     "retry": env.int("Q_RETRY", 90, minimum=2),
     "max_attempts": env.int("Q_MAX_ATTEMPTS", 5, minimum=1),
-    "save_limit": env.int("Q_SAVE_LIMIT", 10000, minimum=0),
+    # 0: django-q does not prune per task. Its pruning reads and locks every kept
+    # success on each task, in the one monitor process: with 10,000 kept, a few tasks
+    # a second at most. The prune-task-results schedule keeps HUB["TASK_RESULTS_KEEP"].
+    "save_limit": env.int("Q_SAVE_LIMIT", 0, minimum=0),
     "ack_failures": True,  # failed tasks are kept as Failure rows, not re-queued for ever
     "catch_up": False,
     "label": "Tasks",
@@ -295,6 +298,8 @@ HUB = {
     # Deliveries not processed after this many seconds are swept up again.
     "INBOX_SWEEP_AFTER_SECONDS": env.int("HUB_INBOX_SWEEP_AFTER_SECONDS", 120, minimum=1),
     "INBOX_MAX_ATTEMPTS": env.int("HUB_INBOX_MAX_ATTEMPTS", 5, minimum=1),
+    # Successful task results kept (the newest, and each function's last), pruned each minute.
+    "TASK_RESULTS_KEEP": env.int("HUB_TASK_RESULTS_KEEP", 10000, minimum=0),
     "DELIVERY_TASK": "connectors.tasks.process_delivery",  # the inbox's processing task
     # A platform failing every poll for this long is platform_unreachable.
     "PLATFORM_UNREACHABLE_AFTER_MINUTES": env.int(
