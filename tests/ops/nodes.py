@@ -14,9 +14,41 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
+from django_q.conf import Conf
 
 from tests.conftest import database_url
 from tests.ops.conftest import ROOT
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+# The brokers a task-node test runs on, for ``indirect`` parametrising of its broker fixture.
+BROKERS = [
+    pytest.param("orm", id="orm-broker"),
+    pytest.param(
+        "redis",
+        id="redis-broker",
+        marks=pytest.mark.skipif(
+            not REDIS_URL,
+            reason="no Redis: set TEST_REDIS_URL or REDIS_URL (make test does when one answers)",
+        ),
+    ),
+]
+
+
+def use_broker(name: str, monkeypatch, *, workers: int) -> dict[str, str]:
+    """Queue for real (not in-process) on broker ``name``, here and in the task nodes:
+    the environment to start those with."""
+    env = {"Q_WORKERS": str(workers)}
+    monkeypatch.setattr(Conf, "SYNC", False)
+    if name == "redis":
+        monkeypatch.setattr(Conf, "ORM", None)
+        monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
+        env["REDIS_URL"] = REDIS_URL
+        from django_q.brokers import get_broker
+
+        get_broker().purge_queue()
+    return env
+
 
 # Settings a test passes on: never the test settings (tasks run in-process there).
 BASE = {

@@ -14,42 +14,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django_q.conf import Conf
 
 from connectors import registry
 from returns_hub.choices import InboxStatus
 from returns_hub.models import InboxDelivery, Return
 from tests.conftest import database_url, fixture_bytes
+from tests.ops import nodes
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
-
-BROKERS = [
-    pytest.param("orm", id="orm-broker"),
-    pytest.param(
-        "redis",
-        id="redis-broker",
-        marks=pytest.mark.skipif(
-            not REDIS_URL,
-            reason="no Redis: set TEST_REDIS_URL or REDIS_URL (make test does when one answers)",
-        ),
-    ),
-]
+BROKERS = nodes.BROKERS
 
 
 @pytest.fixture
-def broker(request, monkeypatch):
+def broker(request, monkeypatch) -> dict[str, str]:
     """Queue for real (not in-process) on the chosen broker, here and in the cluster."""
-    env = {"Q_WORKERS": "1"}
-    monkeypatch.setattr(Conf, "SYNC", False)
-    if request.param == "redis":
-        monkeypatch.setattr(Conf, "ORM", None)
-        monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
-        env["REDIS_URL"] = REDIS_URL
-        from django_q.brokers import get_broker
-
-        get_broker().purge_queue()
-    return env
+    return nodes.use_broker(request.param, monkeypatch, workers=1)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ document is served again only in the repeat of a page whose answer was lost.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -30,7 +29,6 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connections
 from django.db.models import Count
-from django_q.conf import Conf
 from django_q.models import Schedule, Task
 from django_q.tasks import async_task
 
@@ -48,18 +46,7 @@ from tests.ops.conftest import free_port
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
-BROKERS = [
-    pytest.param("orm", id="orm-broker"),
-    pytest.param(
-        "redis",
-        id="redis-broker",
-        marks=pytest.mark.skipif(
-            not REDIS_URL,
-            reason="no Redis: set TEST_REDIS_URL or REDIS_URL (make test does when one answers)",
-        ),
-    ),
-]
+BROKERS = nodes.BROKERS
 CLEAN = 4  # clean returns per platform, besides one with each problem the platform sends
 # Happy Returns posts on the grade alone (no settlement wait): a refund that differs is
 # a value_mismatch only when it arrives before the grade; after it, the document is
@@ -72,16 +59,7 @@ REEVALUATE_BATCH = 3
 @pytest.fixture
 def broker(request, monkeypatch) -> dict[str, str]:
     """Queue for real on the chosen broker, here and in the task nodes (their env)."""
-    env = {"Q_WORKERS": "2"}
-    monkeypatch.setattr(Conf, "SYNC", False)
-    if request.param == "redis":
-        monkeypatch.setattr(Conf, "ORM", None)
-        monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
-        env["REDIS_URL"] = REDIS_URL
-        from django_q.brokers import get_broker
-
-        get_broker().purge_queue()
-    return env
+    return nodes.use_broker(request.param, monkeypatch, workers=2)
 
 
 # --- task nodes ----------------------------------------------------------------------
