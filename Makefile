@@ -49,6 +49,13 @@ bench: install loadgen
 	  --command "make bench" --expected "$(BENCHMARKS)" || status=1; \
 	exit $$status
 
+## The soak with faults: SOAK_RETURNS returns through the five platform simulators and the
+## strict Khaos simulator over real HTTP, on an embedded PostgreSQL of its own (.data/soak),
+## with errors, timeouts, duplicates, an outage, a killed worker and a database restart.
+SOAK_RETURNS ?= 10000
+soak: install
+	$(BIN)/python -m soak --returns $(SOAK_RETURNS) --json .data/soak/summary.json
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

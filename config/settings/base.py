@@ -109,7 +109,12 @@ DB_POOL = {
 }
 if DB_POOL["max_size"] and DB_POOL["min_size"] > DB_POOL["max_size"]:
     raise ConfigError("HUB_DB_POOL_MIN_SIZE must not exceed HUB_DB_POOL_MAX_SIZE")
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
+# Health checks: a pooled connection is tested (an empty query) before it is lent, so
+# one the server dropped (a restart, a failover) is replaced instead of failing the
+# request that gets it. Found by the soak (python -m soak) restarting PostgreSQL.
+DATABASES = {
+    "default": dj_database_url.parse(_database_url, conn_max_age=0, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ConfigError("DATABASE_URL must point at PostgreSQL")
 if DB_POOL["max_size"]:

@@ -20,6 +20,13 @@ with the wrong secret), ``outage`` (the API answers 503), ``rate_limit_every``
 minute are a 429 saying how long to wait), ``fail_next`` (the next calls answer
 these statuses, in order).
 
+Transport faults, as a soak rehearses them (``Faults`` counts each): ``duplicate_rate``
+(a share of webhooks sent twice), ``give_up_rate`` (the sender gives up mid-request:
+half the body sent, or the whole body sent and the answer not awaited),
+``hold_webhooks`` (an outage on the platform's side: webhooks wait and go late, when it
+is lifted), and ``retry_failed`` (a webhook not acknowledged, answered 5xx or given up,
+is sent again at the next tick, as real platforms retry).
+
 The platforms' write APIs (Loop's process and flag, Happy Returns' approve) are
 answered by their dialects, which then send the platform's own follow-up webhooks
 (the refund) a moment later, as the platform's background work would (``later``;
@@ -32,6 +39,7 @@ import json
 import logging
 import math
 import random
+import socket
 import threading
 import time
 from collections import deque
@@ -146,6 +154,24 @@ class Knobs:
     # Share of new returns with a problem (0 to 1); None: the connection's, as
     # connectors.simulators decides (the demo's configured mix), else none.
     problem_rate: float | None = None
+    duplicate_rate: float = 0.0
+    give_up_rate: float = 0.0
+    hold_webhooks: bool = False
+    retry_failed: bool = False
+
+
+@dataclass
+class Faults:
+    """What the transport knobs did, counted (a soak reports them)."""
+
+    duplicated: int = 0
+    gave_up_mid_body: int = 0
+    gave_up_before_answer: int = 0
+    held: int = 0
+    retried: int = 0
+    failed: int = 0  # answered 5xx or not delivered at all (then retried if retry_failed)
+    shuffled_ticks: int = 0
+    outage_answers: int = 0  # API calls answered 503 in an outage
 
 
 @dataclass
@@ -216,6 +242,10 @@ class PlatformSimulator:
         self.calls_at: deque[float] = deque()  # API calls in the last minute
         self.followers: list[threading.Thread] = []  # follow-up webhooks being sent
         self.problems_made = 0  # problems are taken in turn, so each kind comes up
+        self.faults = Faults()
+        # One client for every webhook: a client is costly to make (its TLS context).
+        self.http = httpx.Client(timeout=30)
+        self.pending: list[dict] = []  # held or failed webhooks, sent at the next tick
 
     # --- the story ---------------------------------------------------------------
 
@@ -300,24 +330,68 @@ class PlatformSimulator:
         if ret.problem == "unmapped_disposition":
             ret.units[0].disposition = UNMAPPED_DISPOSITION
 
-    def tick(self, new: int = 1) -> int:
-        """New returns open, open ones move on; each change is sent as a webhook."""
+    def tick(self, new: int = 1, *, advance: bool = True) -> int:
+        """New returns open, open ones move on; each change is sent as a webhook (after
+        the ones waiting from earlier ticks). ``advance`` False: only new returns open."""
         bodies: list[dict] = []
-        for ret in list(self.returns.values()):
-            stage = self.advance(ret)
-            if stage:
-                bodies += self.dialect.webhook(ret, stage)
+        if advance:
+            for ret in list(self.returns.values()):
+                stage = self.advance(ret)
+                if stage:
+                    bodies += self.dialect.webhook(ret, stage)
         for _ in range(new):
             bodies += self.dialect.webhook(self.new_return(), "opened")
-        if self.knobs.out_of_order:
+        if self.knobs.out_of_order and len(bodies) > 1:
             self.random.shuffle(bodies)
+            self.faults.shuffled_ticks += 1
+        self.flush()
         for body in bodies:
-            self.send(body)
+            self.deliver(body)
             if self.knobs.duplicates:
-                self.send(body)
+                self.deliver(body)
+            elif self.knobs.duplicate_rate and self.random.random() < self.knobs.duplicate_rate:
+                self.faults.duplicated += 1
+                self.deliver(body)
         return len(bodies)
 
-    def send(self, body: dict) -> int:
+    def flush(self) -> int:
+        """Send the webhooks waiting (held in an outage, or failed earlier); how many."""
+        if self.knobs.hold_webhooks or not self.pending:
+            return 0
+        with self.lock:
+            waiting, self.pending = self.pending, []
+        for body in waiting:
+            self.faults.retried += 1
+            self.deliver(body)
+        return len(waiting)
+
+    def finished(self) -> bool:
+        """Every return's story is over and no webhook is waiting to be sent."""
+        return not self.pending and all(
+            r.ending or r.held or r.step == len(STEPS) - 1 for r in self.returns.values()
+        )
+
+    def deliver(self, body: dict) -> int:
+        """Send one webhook through the bad day's faults; 0 when it did not arrive."""
+        if self.knobs.hold_webhooks:
+            with self.lock:
+                self.faults.held += 1
+                self.pending.append(body)
+            return 0
+        # A knob left at 0 draws nothing: the seeded story stays as it was without it.
+        if self.knobs.give_up_rate and self.random.random() < self.knobs.give_up_rate:
+            self.give_up(body)
+            status = 0
+        else:
+            status = self.send(body)
+        if status == 0 or status >= 500:
+            self.faults.failed += status != 0
+            if self.knobs.retry_failed:
+                with self.lock:
+                    self.pending.append(body)
+        return status
+
+    def signed(self, body: dict) -> tuple[bytes, dict]:
         raw = json.dumps(body, default=str).encode()
         secret = self.secret
         if self.random.random() < self.knobs.bad_signature_rate:
@@ -326,17 +400,38 @@ class PlatformSimulator:
             "Content-Type": "application/json",
             self.signature.header: self.signature.compute(secret, raw),
         }
+        return raw, headers
+
+    def send(self, body: dict) -> int:
+        raw, headers = self.signed(body)
         try:
-            status = httpx.post(
-                self.webhook_url, content=raw, headers=headers, timeout=30
-            ).status_code
+            status = self.http.post(self.webhook_url, content=raw, headers=headers).status_code
         except httpx.TransportError as exc:
             logger.warning("webhook not delivered", extra={"error": str(exc)})
             status = 0
-        self.sent.append(
-            (status, str(body.get("topic") or body.get("event") or body.get("webhookType") or ""))
-        )
+        self.sent.append((status, topic_of(body)))
         return status
+
+    def give_up(self, body: dict) -> None:
+        """A sender that gives up: half the body sent then the line dropped, or the whole
+        request sent and the line dropped before the answer (the hub may have it)."""
+        raw, headers = self.signed(body)
+        parts = urlsplit(self.webhook_url)
+        mid_body = self.random.random() < 0.5
+        head = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.netloc}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        head += [f"Content-Length: {len(raw)}", "Connection: close", "", ""]
+        sent = raw[: len(raw) // 2] if mid_body else raw
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 80), timeout=5) as sock:
+                sock.sendall("\r\n".join(head).encode() + sent)
+        except OSError as exc:
+            logger.warning("webhook not delivered", extra={"error": str(exc)})
+        if mid_body:
+            self.faults.gave_up_mid_body += 1
+        else:
+            self.faults.gave_up_before_answer += 1
+        self.sent.append((0, topic_of(body)))
 
     # --- the API -----------------------------------------------------------------
 
@@ -349,6 +444,8 @@ class PlatformSimulator:
             scripted = self.knobs.fail_next.pop(0) if self.knobs.fail_next else None
             wait = self._throttled(time.monotonic())
         if self.knobs.outage:
+            with self.lock:
+                self.faults.outage_answers += 1
             return 503, {"error": "service unavailable"}
         if scripted:
             return scripted, {"error": f"simulated {scripted}"}
@@ -377,7 +474,7 @@ class PlatformSimulator:
 
         def run():
             for body in bodies:
-                self.send(body)
+                self.deliver(body)
 
         thread = threading.Thread(target=run, daemon=True)
         with self.lock:
@@ -437,6 +534,7 @@ class PlatformSimulator:
         return self.base_url
 
     def stop(self) -> None:
+        self.http.close()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -456,6 +554,10 @@ class PlatformSimulator:
             if (since is None or r.updated >= since) and (until is None or r.updated <= until)
         ]
         return sorted(chosen, key=lambda r: (r.updated, r.id))
+
+
+def topic_of(body: dict) -> str:
+    return str(body.get("topic") or body.get("event") or body.get("webhookType") or "")
 
 
 def json_form(raw: str) -> dict:

@@ -17,7 +17,10 @@ CSV finance downloads.
 Faults to rehearse the bad days: ``lost_rate`` (an answer is lost and the poll
 repeated with the old token), ``error_rate`` (the HTTP call fails and is
 retried), ``slow_seconds`` (every call waits), ``repeat_pushes`` (each push is
-sent again), and ``retry_failed`` (asks again for named failed imports).
+sent again), ``import_failure_rate`` (a valid record fails to import for a moment, as
+a lock or a timeout in Khaos does; it is kept as failed and imported when a user retries
+it by name), and ``retry_failed`` (asks again for named failed imports). ``counts``
+says how often each fault struck.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Faults:
     error_rate: float = 0.0
     slow_seconds: float = 0.0
     repeat_pushes: int = 0
+    import_failure_rate: float = 0.0
     seed: int = 7
 
 
@@ -167,6 +171,10 @@ class KhaosSimulator:
         self.tokens: dict[str, str] = {"returns": FIRST_CONTACT, "orders": FIRST_CONTACT}
         self.failed: dict[str, set[str]] = {endpoint: set() for endpoint in DOWNLOAD_TOKENS}
         self._changed: set[str] = set()  # Stock Codes whose levels moved since the last push
+        self._retrying = False  # a SpecificIDs download is being imported
+        # How often each fault struck: lost answers, failed calls, transient import
+        # failures, and records imported when retried by name.
+        self.counts = {"lost": 0, "call_errors": 0, "import_failures": 0, "retried_imports": 0}
 
     # --- HTTP with Khaos's patience -----------------------------------------------
 
@@ -176,6 +184,7 @@ class KhaosSimulator:
                 time.sleep(self.faults.slow_seconds)
             try:
                 if self.random.random() < self.faults.error_rate:
+                    self.counts["call_errors"] += 1
                     raise httpx.ConnectError("simulated network failure")
                 response = self.client.request(method, url, auth=self.auth, **kwargs)
             except httpx.TransportError as exc:
@@ -221,6 +230,7 @@ class KhaosSimulator:
             raise PermissionError("the hub refused the channel's credentials")
         response.raise_for_status()
         if not specific and self.random.random() < self.faults.lost_rate:
+            self.counts["lost"] += 1
             return None  # the answer never arrived: the next poll repeats the old token
         result = validation.check_download(
             response.content, endpoint, fmt=self.fmt, source_reference_key=self.source_reference_key
@@ -269,8 +279,23 @@ class KhaosSimulator:
             refs = sorted(self.failed[endpoint])
             if refs:
                 page = self._download(endpoint, specific=refs) or []
-                imported += sum(importer(*entry) for entry in page)
+                self._retrying = True
+                try:
+                    done = sum(importer(*entry) for entry in page)
+                finally:
+                    self._retrying = False
+                self.counts["retried_imports"] += done
+                imported += done
         return imported
+
+    def _failed_for_now(self, endpoint: str, ref: str) -> bool:
+        """The import_failure_rate fault: a valid record Khaos fails to import this once
+        (kept as failed, for a retry by name). Never on a retry, so a retry succeeds."""
+        if self._retrying or self.random.random() >= self.faults.import_failure_rate:
+            return False
+        self.counts["import_failures"] += 1
+        self._refuse(endpoint, ref, ["could not import now (transient): try again"])
+        return True
 
     # --- validation and import as Khaos does it ---------------------------------------
 
@@ -348,6 +373,8 @@ class KhaosSimulator:
                 )
         except RecordRefused as exc:
             return self._refuse("CReturnDownload", ref, [str(exc)])
+        if self._failed_for_now("CReturnDownload", ref):
+            return False
         processed = record.get("ProcessReturn") is True
         sales_return = SalesReturn(self.state.next_code("SR"), ref, record["URN"], processed, lines)
         self.state.returns[ref] = sales_return
@@ -410,6 +437,8 @@ class KhaosSimulator:
                 self._check_item(item, reason_needed=False)
         except RecordRefused as exc:
             return self._refuse("OrderDownload", ref, [str(exc)])
+        if self._failed_for_now("OrderDownload", ref):
+            return False
         site_id = header["Site"].get("ID", "")
         site = int(site_id) if site_id.isdigit() else 1
         self.state.orders[ref] = self.state.next_code("SO")

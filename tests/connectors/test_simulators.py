@@ -100,3 +100,59 @@ def test_the_simulators_command_drives_the_demo_connections(live_server):
     assert "tick 2:" in text
     platforms = set(Return.objects.values_list("connection__platform", flat=True))
     assert platforms == {"loop", "happy-returns", "reveni", "swap", "rebound"}
+
+
+# --- the transport faults a soak injects (connectors/base/simulator.py Knobs) -----------
+
+
+def _returns(connection) -> int:
+    return Return.objects.filter(connection=connection).count()
+
+
+def test_a_sender_that_gives_up_sends_again_later_and_nothing_is_lost(live_server, workspace):
+    sim, connection = simulator(live_server, workspace, "loop", give_up_rate=1.0, retry_failed=True)
+    try:
+        sim.tick(new=6)
+        faults = sim.faults
+        assert faults.gave_up_mid_body + faults.gave_up_before_answer == 6
+        assert faults.gave_up_mid_body and faults.gave_up_before_answer  # both ways
+        assert len(sim.pending) == 6 and {status for status, _ in sim.sent} == {0}
+        # Half a body is never stored: the signature is over the whole of it.
+        assert not InboxDelivery.objects.filter(connection=connection, body=b"").exists()
+
+        sim.knobs.give_up_rate = 0.0
+        sim.tick(new=0, advance=False)  # the platform's retry
+        assert sim.faults.retried == 6 and sim.pending == []
+        assert _returns(connection) == 6
+    finally:
+        sim.stop()
+
+
+def test_an_outage_holds_webhooks_and_sends_them_late(live_server, workspace):
+    sim, connection = simulator(live_server, workspace, "swap", retry_failed=True)
+    try:
+        sim.knobs.outage = sim.knobs.hold_webhooks = True
+        sim.tick(new=3)
+        assert sim.faults.held == 3 and sim.sent == []
+        assert _returns(connection) == 0
+        assert polling.poll_connection(connection.pk).startswith("failed")
+        assert sim.faults.outage_answers >= 1
+
+        sim.knobs.outage = sim.knobs.hold_webhooks = False
+        sim.tick(new=0, advance=False)
+        assert sim.faults.retried == 3 and sim.finished() is False  # stories go on
+        assert _returns(connection) == 3
+    finally:
+        sim.stop()
+
+
+def test_a_share_of_webhooks_is_sent_twice_and_taken_once(live_server, workspace):
+    sim, connection = simulator(live_server, workspace, "rebound", duplicate_rate=1.0)
+    try:
+        sim.tick(new=4)
+        assert sim.faults.duplicated == 4
+        statuses = [status for status, _ in sim.sent]
+        assert sorted(statuses) == [200] * 4 + [202] * 4  # the second of each: seen before
+        assert _returns(connection) == 4
+    finally:
+        sim.stop()

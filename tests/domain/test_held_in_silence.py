@@ -22,7 +22,16 @@ from returns_hub import signals, tasks
 from returns_hub.choices import ExceptionKind as K
 from returns_hub.choices import ExceptionStatus, PostingKind, UnitState
 from returns_hub.choices import PostingState as S
-from returns_hub.services import actions, deadlines, engine, ingest, postings, timeline, value
+from returns_hub.services import (
+    actions,
+    deadlines,
+    engine,
+    ingest,
+    invariants,
+    postings,
+    timeline,
+    value,
+)
 from returns_hub.services.locks import lock_return
 from tests import engine_events as e
 from tests import factories
@@ -256,58 +265,27 @@ class HeldInSilence(RuleBasedStateMachine):
     @invariant()
     def held_postings_say_why(self):
         """(a) every held posting has an open case that holds its return's document."""
-        for posting in m.Posting.objects.filter(state=S.HELD):
-            assert posting.kind == PostingKind.RETURN, f"{posting} held past its transaction"
-            cases = m.ExceptionCase.objects.filter(return_ref=posting.return_ref_id)
-            holding = [
-                c
-                for c in cases.filter(status=OPEN, kind__in=HOLDING)
-                if not (c.details or {}).get("exchange_id")
-            ]
-            assert holding, f"{posting} is held in silence: " + str(
-                list(cases.values_list("kind", "status", "cause_key"))
-            )
+        assert not (found := invariants.held_postings_say_why()), found
 
     @invariant()
     def open_cases_are_true(self):
         """(b) every open engine case names a cause the engine still finds."""
-        cases = m.ExceptionCase.objects.filter(status=OPEN, kind__in=engine.ENGINE_KINDS)
-        for return_id in set(cases.values_list("return_ref_id", flat=True)):
-            ret = m.Return.objects.select_related("connection__khaos_channel").get(pk=return_id)
-            true = set()
-            if ret.state not in engine.FINISHED:
-                units = ret.units.select_related("product", "khaos_return_reason").order_by("id")
-                live = [u for u in units if u.state != UnitState.CANCELLED]
-                found = engine.diagnose(
-                    ret, live, posting=postings.return_posting(ret), now=self.clock
-                )
-                true = {p.cause_key(ret) for p in found.problems}
-            stale = list(cases.filter(return_ref=ret).exclude(cause_key__in=true))
-            assert not stale, f"{ret} ({ret.state}): open {stale!r} but the engine finds {true}"
+        assert not (found := invariants.open_cases_are_true(self.clock)), found
 
     @invariant()
     def never_withdrawn_and_served(self):
         """(c) a withdrawn posting was never served; one customer return per return."""
-        both = m.Posting.objects.filter(state=S.WITHDRAWN, first_downloaded_at__isnull=False)
-        assert not both.exists(), f"withdrawn after Khaos downloaded them: {list(both)}"
-        refs = list(m.Posting.objects.filter(kind=PostingKind.RETURN).values_list("return_ref"))
-        assert len(refs) == len(set(refs)), f"two customer-return postings: {refs}"
+        assert not (found := invariants.never_withdrawn_and_served()), found
 
     @invariant()
     def ignored_never_reopens(self):
         """(d) a cause a person ignored is never open again."""
-        ignored = m.ExceptionCase.objects.filter(status=ExceptionStatus.IGNORED).values("cause_key")
-        again = m.ExceptionCase.objects.filter(status=OPEN, cause_key__in=ignored)
-        assert not again.exists(), f"ignored causes open again: {list(again)}"
+        assert not (found := invariants.ignored_never_reopens()), found
 
     @invariant()
     def posting_cases_name_their_posting(self):
         """(e) posting_unconfirmed: still outstanding; exchange_cancelled: still cancelled."""
-        kinds = [K.POSTING_UNCONFIRMED, K.EXCHANGE_CANCELLED]
-        for case in m.ExceptionCase.objects.filter(status=OPEN, kind__in=kinds):
-            want = postings.OUTSTANDING if case.kind == K.POSTING_UNCONFIRMED else (S.CANCELLED,)
-            state = case.posting.state if case.posting_id else None
-            assert state in want, f"open {case.cause_key} names a posting that is {state}"
+        assert not (found := invariants.posting_cases_name_their_posting()), found
 
 
 def test_nothing_is_held_in_silence(workspace):

@@ -1,4 +1,7 @@
-"""Events the Khaos tests share: the fixtures' exchanges, as the engine takes them."""
+"""Events and fixtures the Khaos tests share: the fixtures' exchanges, as the engine takes them,
+and a document builder that breaks a Required field."""
+
+import pytest
 
 from tests.engine_events import exchange, opened, unit
 
@@ -24,3 +27,18 @@ def swap_exchange(rid="40012", order="1031"):
         email="aisha.khan@example.com",
         exchanges=[exchange("1", "HF-DRS-WRP-SAG-12", "89.00")],
     )
+
+
+@pytest.fixture
+def returns_without_invoice_contact(monkeypatch):
+    """Every customer return built from now on lacks its Required InvoiceContact."""
+    from returns_hub.services import khaos_documents
+
+    built = khaos_documents.customer_return
+
+    def without_contact(*args, **kwargs):
+        document = built(*args, **kwargs)
+        del document["InvoiceContact"]
+        return document
+
+    monkeypatch.setattr(khaos_documents, "customer_return", without_contact)

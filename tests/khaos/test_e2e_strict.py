@@ -125,16 +125,8 @@ def test_strict_khaos_imports_every_document_the_hub_serves(
 
 @pytest.mark.parametrize("fmt", ["JSON", "XML"])
 def test_a_return_without_its_required_invoice_contact_is_refused(
-    live_server, workspace, monkeypatch, fmt
+    live_server, workspace, returns_without_invoice_contact, fmt
 ):
-    built = khaos_documents.customer_return
-
-    def without_contact(*args, **kwargs):
-        document = built(*args, **kwargs)
-        del document["InvoiceContact"]
-        return document
-
-    monkeypatch.setattr(khaos_documents, "customer_return", without_contact)
     rb = workspace.connections["rebound"]
     for rid in ("N1", "N2"):
         apply_together(
