@@ -81,23 +81,33 @@ class Hub:
             return []
         return [p for p in sentinel.children() if p.pid not in self.helpers]
 
-    def kill_busy_worker(self, seconds: float = 30) -> str | None:
+    def kill_busy_worker(self, seconds: float = 30, settled: float = 0.1) -> str | None:
         """SIGKILL a cluster worker in the middle of a task: what it was running, or None
         if no worker was busy. django-q2 names a busy worker "... processing <task>"
-        (setproctitle); the worker is stopped (SIGSTOP) and its name read again before
-        the kill, so it cannot finish the task in between and be killed while taking the
-        next one (a worker killed inside the task queue's read would hold its lock)."""
+        (setproctitle). A worker must not die holding one of the cluster's locks (the
+        task queue's read, or its timer, which the sentinel then waits on for ever): those
+        are taken around a task, for microseconds, never inside it. So the victim is one
+        seen on the same task for ``settled`` seconds, then stopped (SIGSTOP) and its name
+        read once more before the kill: it is inside the task's own work, not taking the
+        next one or reporting the last."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
+            busy = {}
             for process in self.workers():
                 try:
-                    if " processing " not in _title(process):
-                        continue
-                    process.send_signal(signal.SIGSTOP)
                     title = _title(process)
-                    if " processing " in title:
+                except psutil.NoSuchProcess:
+                    continue
+                if " processing " in title:
+                    busy[process] = title
+            if busy:
+                time.sleep(settled)
+            for process, seen in busy.items():
+                try:
+                    process.send_signal(signal.SIGSTOP)
+                    if _title(process) == seen:
                         process.send_signal(signal.SIGKILL)
-                        return f"{process.pid}: {title.split(' processing ', 1)[1]}"
+                        return f"{process.pid}: {seen.split(' processing ', 1)[1]}"
                     process.send_signal(signal.SIGCONT)
                 except psutil.NoSuchProcess:
                     continue
