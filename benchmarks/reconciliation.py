@@ -895,9 +895,10 @@ def _get(client: Client, url: str) -> Callable[[], object]:
     return call
 
 
-def measure(period: Period, *, runs: int = RUNS, warmup: int = WARMUP, out=_say) -> list[Figure]:
-    """Every figure, printed as it is measured."""
-    figures: list[Figure] = []
+def recorder(figures: list[Figure], *, runs: int, warmup: int, out):
+    """``record(name, goal, call, note="")``: time ``call`` into ``figures`` and print it; a
+    missed figure carries its profile, a failing call is a miss (the others still run), a
+    page not built yet (NotBuilt) is left out. Returns the figure, or None when left out."""
 
     def record(name, goal, call, note=""):
         try:
@@ -906,14 +907,20 @@ def measure(period: Period, *, runs: int = RUNS, warmup: int = WARMUP, out=_say)
         except NotBuilt as missing:
             out(f"{name:<72} not yet built ({missing} answers 404): skipped")
             return None
-        except Exception as error:  # a screen that fails is a miss, and the others still run
+        except Exception as error:  # a page that fails is a miss, and the others still run
             figure = Figure(name, goal, [], f"ERROR {type(error).__name__}: {error}")
-            figures.append(figure)
-            out(figure.line())
-            return figure
         figures.append(figure)
         out(figure.line())
         return figure
+
+    return record
+
+
+def measure(period: Period, *, runs: int = RUNS, warmup: int = WARMUP, out=_say) -> list[Figure]:
+    """Every figure, printed as it is measured."""
+    figures: list[Figure] = []
+
+    record = recorder(figures, runs=runs, warmup=warmup, out=out)
 
     record(
         "period summary: differences.totals", SUMMARY_GOAL_MS, lambda: differences.totals(period)

@@ -49,8 +49,8 @@ from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from benchmarks import profiling, report
-from benchmarks.reconciliation import Figure, NotBuilt, timed
+from benchmarks import report
+from benchmarks.reconciliation import Figure, NotBuilt, recorder
 from returns_hub.choices import (
     EXCEPTION_OWNERS,
     Cause,
@@ -667,17 +667,7 @@ def measure(fixture: Fixture, *, runs: int = RUNS, warmup: int = WARMUP, out=_sa
     clients = {team: _client(user) for team, user in team_users.items()}
     figures: list[Figure] = []
 
-    def record(name, goal, call, note=""):
-        try:
-            figure = Figure(name, goal, timed(call, runs, warmup), note)
-            figure.profile = profiling.if_missed(not figure.passed, call)
-        except NotBuilt as missing:
-            out(f"{name:<72} not yet built ({missing} answers 404): skipped")
-            return
-        except Exception as error:  # a page that fails is a miss, and the others still run
-            figure = Figure(name, goal, [], f"ERROR {type(error).__name__}: {error}")
-        figures.append(figure)
-        out(figure.line())
+    record = recorder(figures, runs=runs, warmup=warmup, out=out)
 
     for team, url, what, ceiling in pages(fixture):
         shown = url if len(url) <= 56 else f"{url[:53]}…"
